@@ -1,0 +1,1 @@
+DROP TABLE items, payments, deliveries, orders, change_counter;

@@ -1,0 +1,184 @@
+"""A real single-node Apache Kafka broker (KRaft, combined broker+controller) for dev and tests.
+
+The broker runs from the jars listed in ``kafka/pom.xml`` (fetched with Maven), so no Kafka
+distribution or container is needed, only ``java`` (17+) and ``mvn`` on PATH:
+
+    libs = ensure_jars(Path(".state/kafka-libs"))
+    argv = prepare_broker(libs, Path(".state/kafka"), port=9092, controller_port=9093)
+    proc = subprocess.Popen(argv)
+    wait_until_ready("127.0.0.1:9092")
+    ...
+    proc.terminate()  # SIGTERM = controlled shutdown; data survives for the next start
+
+Broker logs (WARN and up) go to ``<data_dir>/broker.log``, rolled at 10 MB, two files kept.
+The JVM exits with 143 after a clean SIGTERM shutdown.  ``__consumer_offsets`` has a single
+partition, so the readiness probe's group shares its coordinator with every real group.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+KAFKA_VERSION: str = "4.3.1"
+
+POM: Path = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+JVM_OPTS: tuple[str, ...] = tuple(
+    "-Xms128m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError"
+    " -Djava.awt.headless=true".split()
+)
+
+_LOG4J2 = """\
+status = warn
+shutdownHook = disable
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.filePattern = {log}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 10MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 1
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = file
+"""
+
+_SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={log_dirs}
+auto.create.topics.enable=false
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+"""
+
+
+def _java(libs_dir: Path, data_dir: Path, main: str, *args: str) -> list[str]:
+    log4j = f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}"
+    return ["java", *JVM_OPTS, log4j, "-cp", f"{libs_dir.resolve()}/*", main, *args]
+
+
+def ensure_jars(libs_dir: Path) -> Path:
+    """Fetch the broker's runtime jars into ``libs_dir`` (owned by this function: replaced
+    wholesale) unless the jars of KAFKA_VERSION are already there."""
+    if (libs_dir / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file():
+        return libs_dir
+    staging = libs_dir.with_name(f".{libs_dir.name}.{os.getpid()}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies"]
+    cmd += [f"-DoutputDirectory={staging.resolve()}", "-DincludeScope=runtime"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        output = f"{proc.stdout}{proc.stderr}"
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output}")
+    shutil.rmtree(libs_dir, ignore_errors=True)
+    staging.rename(libs_dir)
+    return libs_dir
+
+
+def _cluster_id() -> str:
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+def prepare_broker(libs_dir: Path, data_dir: Path, port: int, controller_port: int) -> list[str]:
+    """Write the configs into ``data_dir``, format storage once, and return the broker argv."""
+    data_dir = data_dir.resolve()
+    log_dirs = data_dir / "kraft-logs"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "log4j2.properties").write_text(_LOG4J2.format(log=data_dir / "broker.log"))
+    server_properties = data_dir / "server.properties"
+    server_properties.write_text(
+        _SERVER_PROPERTIES.format(port=port, controller_port=controller_port, log_dirs=log_dirs)
+    )
+    if not (log_dirs / "meta.properties").is_file():
+        args = ["format", "-t", _cluster_id(), "-c", str(server_properties)]
+        cmd = _java(libs_dir, data_dir, "kafka.tools.StorageTool", *args)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"formatting {log_dirs} failed:\n{proc.stdout}{proc.stderr}")
+    return _java(libs_dir, data_dir, "kafka.Kafka", str(server_properties))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed by broker")
+        buf += chunk
+    return bytes(buf)
+
+
+def _call(sock: socket.socket, api_key: int, version: int, body: bytes) -> bytes:
+    """One request/response round trip (request header v1, response header v0); returns the body."""
+    client_id = b"devstack-ready"
+    request = struct.pack(">hhih", api_key, version, 1, len(client_id)) + client_id + body
+    sock.sendall(struct.pack(">i", len(request)) + request)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    return _recv_exact(sock, size)[4:]
+
+
+def _not_ready_reason(host: str, port: int) -> str | None:
+    """Why the broker can't serve producers and consumer groups yet, or None once it can.
+
+    Metadata v4 lists only alive (unfenced) brokers.  FindCoordinator v1 creates
+    __consumer_offsets if needed, and OffsetFetch v2 answers COORDINATOR_LOAD_IN_PROGRESS
+    in its top-level error code until the group coordinator has loaded committed offsets,
+    which aiokafka's ``committed()`` silently reads as "no committed offset".
+    """
+    group = b"devstack-ready"
+    with socket.create_connection((host, port), timeout=2.0) as sock:
+        (brokers,) = struct.unpack_from(">i", _call(sock, 3, 4, struct.pack(">ib", 0, 0)), 4)
+        if brokers < 1:
+            return "no alive broker in metadata yet"
+        find = _call(sock, 10, 1, struct.pack(">h", len(group)) + group + b"\x00")
+        (error,) = struct.unpack_from(">h", find, 4)
+        if error:
+            return f"FindCoordinator error {error}"
+        fetch = _call(sock, 9, 2, struct.pack(">h", len(group)) + group + struct.pack(">i", -1))
+        (error,) = struct.unpack_from(">h", fetch, len(fetch) - 2)
+        return f"OffsetFetch error {error}" if error else None
+
+
+def wait_until_ready(bootstrap: str, timeout: float = 60.0) -> None:
+    """Block until the broker is unfenced and its group coordinator has loaded its state."""
+    host, _, port = bootstrap.rpartition(":")
+    deadline = time.monotonic() + timeout
+    reason: str | None = "no attempt made"
+    while time.monotonic() < deadline:
+        try:
+            reason = _not_ready_reason(host, int(port))
+        except (OSError, struct.error) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason is None:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Kafka broker at {bootstrap} not ready after {timeout:.0f}s ({reason})")

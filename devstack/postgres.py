@@ -1,0 +1,148 @@
+"""A PostgreSQL server from Debian's packages, its cluster in a folder of ours.
+
+PostgreSQL refuses to run as root, so when we are root the server runs as the
+`postgres` system user that Debian's package creates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from devstack.process import ServerCommand
+
+SUPERUSER = "postgres"
+SUPERUSER_PASSWORD = "postgres"
+DATABASE = "orders"
+# Login users of the services and the group role each is granted (roles come from db/).
+SERVICE_USERS = {"order_ingestor": "order_writer", "order_query": "order_reader"}
+
+
+def _bin_dir() -> Path:
+    found = shutil.which("pg_config")
+    if found:
+        bindir = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=True)
+        candidate = Path(bindir.stdout.strip())
+        if (candidate / "initdb").exists():
+            return candidate
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    if not versions:
+        raise RuntimeError("PostgreSQL server not found: install Debian's `postgresql` package")
+    return versions[0].parent
+
+
+def server_user() -> str | None:
+    """The user to run the server as: `postgres` when we are root, else ourselves."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def prepare_server(data_dir: Path, port: int) -> ServerCommand:
+    """Create the cluster on first use; return how to run the server in the foreground."""
+    bindir = _bin_dir()
+    if not (data_dir / "PG_VERSION").exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        password_file = data_dir.parent / f".{data_dir.name}.pw"
+        password_file.write_text(SUPERUSER_PASSWORD + "\n")
+        user = server_user()
+        if user:
+            shutil.chown(data_dir, user)
+            shutil.chown(password_file, user)
+        data_dir.chmod(0o700)
+        initdb = subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={password_file}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            user=user,
+            capture_output=True,
+            text=True,
+        )
+        password_file.unlink()
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed for {data_dir}:\n{initdb.stderr}")
+    argv = [
+        str(bindir / "postgres"),
+        "-D",
+        str(data_dir),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "fsync=on",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "shared_buffers=256MB",
+        "-c",
+        "logging_collector=off",
+        "-c",
+        "log_min_messages=warning",
+        "-c",
+        "log_checkpoints=off",
+    ]
+    # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave.
+    return ServerCommand("postgres", argv, user=server_user(), stop_signal=signal.SIGINT)
+
+
+def admin_url(port: int, database: str = DATABASE) -> str:
+    return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/{database}"
+
+
+def service_url(port: int, user: str) -> str:
+    return f"postgresql://{user}:{user}@127.0.0.1:{port}/{DATABASE}"
+
+
+def wait_until_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(admin_url(port, "postgres"), connect_timeout=2):
+                return
+        except psycopg.OperationalError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL on port {port} not ready: {error}") from None
+            time.sleep(0.2)
+
+
+def create_database(port: int) -> None:
+    """Create the `orders` database if it is missing (idempotent)."""
+    with psycopg.connect(admin_url(port, "postgres"), autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+        ).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def create_service_users(port: int) -> None:
+    """Login users for the services, each in its group role (run after the migrations)."""
+    with psycopg.connect(admin_url(port), autocommit=True) as connection:
+        for user, group in SERVICE_USERS.items():
+            exists = connection.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)
+            ).fetchone()
+            if not exists:
+                connection.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+                        sql.Identifier(user), sql.Literal(user), sql.Identifier(group)
+                    )
+                )

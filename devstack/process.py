@@ -1,0 +1,67 @@
+"""How to run one local server: its argv, the user it runs as, and the signal that stops it
+cleanly. `make up` hands this to supervisord; the test harness runs it with Popen."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    name: str
+    argv: list[str]
+    user: str | None = None
+    stop_signal: signal.Signals = signal.SIGTERM
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class RunningServer:
+    """A server started by us, stopped by its own pid."""
+
+    def __init__(self, command: ServerCommand, log_path: Path) -> None:
+        self.command = command
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command.argv,
+            user=command.user,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**_base_env(), **command.env},
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(self.command.stop_signal)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for fault tests."""
+        self.process.kill()
+        self.process.wait()
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)

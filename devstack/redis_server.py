@@ -1,0 +1,59 @@
+"""A Redis server from Debian's packages, its data in a folder of ours."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import redis
+
+from devstack.process import ServerCommand
+
+
+def prepare_server(data_dir: Path, port: int) -> ServerCommand:
+    """How to run Redis in the foreground on 127.0.0.1:port."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise RuntimeError("redis-server not found: install Debian's `redis-server` package")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return ServerCommand(
+        "redis",
+        [
+            executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--protected-mode",
+            "yes",
+        ],
+    )
+
+
+def url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def wait_until_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    while True:
+        try:
+            client.ping()
+            client.close()
+            return
+        except redis.ConnectionError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Redis on port {port} not ready: {error}") from None
+            time.sleep(0.1)

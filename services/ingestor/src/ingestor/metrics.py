@@ -1,0 +1,18 @@
+"""Prometheus metrics of the ingestor, served at `/metrics`."""
+
+from prometheus_client import Counter, Histogram
+
+ORDERS_WRITTEN = Counter("ingestor_orders_written_total", "Orders created or changed in PostgreSQL")
+ORDERS_UNCHANGED = Counter(
+    "ingestor_orders_unchanged_total", "Re-delivered orders whose content had not changed"
+)
+MESSAGES_REJECTED = Counter(
+    "ingestor_messages_rejected_total", "Messages sent to the dead-letter topic", ["reason"]
+)
+BATCH_SECONDS = Histogram("ingestor_batch_seconds", "Time to validate, write and commit a batch")
+WRITE_RETRIES = Counter(
+    "ingestor_write_retries_total", "Batch writes retried after a transient database error"
+)
+ANNOUNCE_FAILURES = Counter(
+    "ingestor_announce_failures_total", "Batches whose Redis announcement failed"
+)

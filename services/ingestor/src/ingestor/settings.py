@@ -1,0 +1,17 @@
+"""The ingestor's settings, read once at start from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from order_shared.settings import Port, ServiceSettings
+
+
+class IngestorSettings(ServiceSettings):
+    port: Port = 8081
+    host: str = "127.0.0.1"
+    consumer_group: str = Field(default="order-ingestor", min_length=1)
+    batch_max_records: int = Field(default=500, ge=1, le=100_000)
+    batch_wait_ms: int = Field(default=200, ge=0, le=60_000)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    database_pool_size: int = Field(default=4, ge=1, le=100)

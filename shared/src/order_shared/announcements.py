@@ -1,0 +1,34 @@
+"""The change announcement on Redis `orders:changes`: what the ingestor publishes after a
+commit and what every query replica applies if it is newer than what it holds."""
+
+from __future__ import annotations
+
+import msgspec
+
+_NULL = msgspec.Raw(b"null")
+
+
+class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
+    order_uid: str
+    version: int
+    seq: int
+    # The order document exactly as served (canonical JSON); JSON null invalidates.
+    order: msgspec.Raw = _NULL
+    traceparent: str | None = None
+
+    @property
+    def document(self) -> bytes | None:
+        body = bytes(self.order)
+        return None if body == b"null" else body
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(ChangeAnnouncement)
+
+
+def encode_announcement(announcement: ChangeAnnouncement) -> bytes:
+    return _encoder.encode(announcement)
+
+
+def decode_announcement(raw: bytes) -> ChangeAnnouncement:
+    return _decoder.decode(raw)

@@ -1,0 +1,93 @@
+"""The order document: the one shape every service reads, writes and serves.
+
+Field names, order and types follow the canonical document (`data/model.json` of
+the design). Decoding is strict: a wrong type, a missing field or an unknown field
+is an error, because a document we cannot round-trip exactly must not be stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+ORDER_UID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+OrderUid = Annotated[str, Meta(pattern=ORDER_UID_PATTERN)]
+ShortText = Annotated[str, Meta(max_length=256)]
+LongText = Annotated[str, Meta(max_length=1024)]
+Money = Annotated[int, Meta(ge=0, le=10**15)]
+Count = Annotated[int, Meta(ge=0, le=2**53)]
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
+UnixSeconds = Annotated[int, Meta(ge=0, le=253_402_300_799)]
+Percent = Annotated[int, Meta(ge=0, le=100)]
+
+
+class Delivery(msgspec.Struct, forbid_unknown_fields=True):
+    name: ShortText
+    phone: ShortText
+    zip: ShortText
+    city: ShortText
+    address: LongText
+    region: ShortText
+    email: ShortText
+
+
+class Payment(msgspec.Struct, forbid_unknown_fields=True):
+    transaction: ShortText
+    request_id: ShortText
+    currency: CurrencyCode
+    provider: ShortText
+    amount: Money
+    payment_dt: UnixSeconds
+    bank: ShortText
+    delivery_cost: Money
+    goods_total: Money
+    custom_fee: Money
+
+
+class Item(msgspec.Struct, forbid_unknown_fields=True):
+    chrt_id: Count
+    track_number: ShortText
+    price: Money
+    rid: ShortText
+    name: ShortText
+    sale: Percent
+    size: ShortText
+    total_price: Money
+    nm_id: Count
+    brand: ShortText
+    status: Count
+
+
+class Order(msgspec.Struct, forbid_unknown_fields=True):
+    order_uid: OrderUid
+    track_number: ShortText
+    entry: ShortText
+    delivery: Delivery
+    payment: Payment
+    items: Annotated[list[Item], Meta(min_length=1, max_length=1000)]
+    locale: ShortText
+    internal_signature: ShortText
+    customer_id: ShortText
+    delivery_service: ShortText
+    shardkey: ShortText
+    sm_id: Count
+    date_created: Annotated[datetime, Meta(tz=True)]
+    oof_shard: ShortText
+
+
+_order_decoder = msgspec.json.Decoder(Order)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_order(raw: bytes) -> Order:
+    """Decode and validate one order document; raises msgspec.ValidationError or DecodeError."""
+    return _order_decoder.decode(raw)
+
+
+def encode_order(order: Order) -> bytes:
+    """The order as JSON bytes, fields in the canonical order, UTC dates with a `Z`."""
+    return _encoder.encode(order)

@@ -1,0 +1,46 @@
+"""Kafka topics and Redis channels of the design's message contracts, and their creation."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+ORDERS = "orders"
+ORDER_STATUS = "order-status"
+ORDER_EVENTS = "order-events"
+ORDERS_DLQ = "orders.dlq"
+ALL_TOPICS = (ORDERS, ORDER_STATUS, ORDER_EVENTS, ORDERS_DLQ)
+
+CHANGES_CHANNEL = "orders:changes"
+
+
+async def ensure_topics(
+    bootstrap_servers: str, partitions: int = 3, replication_factor: int = 1
+) -> None:
+    """Create every topic of the contract that does not exist yet; existing ones are kept."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
+            for name in ALL_TOPICS
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    """`order-topics`: create the contract's topics on the configured broker."""
+    from order_shared.settings import ServiceSettings, load_settings
+
+    settings = load_settings(ServiceSettings)
+    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers))

@@ -1,0 +1,88 @@
+"""Publishing to and reading from the real Kafka of the test session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+@dataclass(frozen=True)
+class Message:
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def publish(bootstrap: str, topic: str, messages: list[Message]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            max_request_size=32 * 1_048_576,
+        )
+        await producer.start()
+        try:
+            for message in messages:
+                await producer.send_and_wait(
+                    topic, value=message.value, key=message.key, headers=list(message.headers)
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    async def read() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (description,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+            offsets = await consumer.end_offsets(partitions)
+            return {tp.partition: offset for tp, offset in offsets.items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def read_from(
+    bootstrap: str, topic: str, start: dict[int, int], *, count: int, timeout: float = 30.0
+) -> list[Message]:
+    """Read at least `count` messages after the given offsets, or all there are by `timeout`."""
+
+    async def read() -> list[Message]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            fetch_max_bytes=64 * 1_048_576,
+            max_partition_fetch_bytes=32 * 1_048_576,
+        )
+        await consumer.start()
+        found: list[Message] = []
+        try:
+            partitions = [TopicPartition(topic, p) for p in start]
+            consumer.assign(partitions)
+            for partition in partitions:
+                consumer.seek(partition, start[partition.partition])
+            deadline = time.monotonic() + timeout
+            while len(found) < count and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    found.extend(Message(r.key, r.value, tuple(r.headers or ())) for r in records)
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(read())

@@ -1,0 +1,55 @@
+"""A bad setting stops a service at start, with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    ("executable", "variable", "value"),
+    [
+        ("order-query", "PORT", "eighty"),
+        ("order-query", "CACHE_MAX_ENTRIES", "0"),
+        ("order-ingestor", "DATABASE_URL", "mysql://nope"),
+        ("order-ingestor", "BATCH_MAX_RECORDS", "-5"),
+        ("order-ingestor", "LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_setting_stops_the_service_naming_the_variable(
+    executable: str, variable: str, value: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [str(BIN / executable)],
+        env={**os.environ, variable: value},
+        cwd=tmp_path,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_rejected_url_is_not_echoed_because_it_may_hold_a_password(tmp_path: Path) -> None:
+    secret_url = "mysql://user:s3cret-password@db/orders"
+    result = subprocess.run(
+        [str(BIN / "order-ingestor")],
+        env={**os.environ, "DATABASE_URL": secret_url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "s3cret-password" not in result.stderr
