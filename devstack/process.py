@@ -3,9 +3,10 @@ cleanly. `make up` hands this to supervisord; the test harness runs it with Pope
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -24,16 +25,25 @@ class RunningServer:
     def __init__(self, command: ServerCommand, log_path: Path) -> None:
         self.command = command
         self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            command.argv,
-            user=command.user,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**_base_env(), **command.env},
-            start_new_session=True,
-        )
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                self.command.argv,
+                user=self.command.user,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.command.env},
+                start_new_session=True,
+            )
+
+    def restart(self, **env: str) -> None:
+        """Stop (if running) and start again, with `env` added to the environment."""
+        self.stop()
+        self.command = replace(self.command, env={**self.command.env, **env})
+        self.process = self._spawn()
 
     @property
     def pid(self) -> int:
@@ -47,7 +57,6 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
 
     def kill(self) -> None:
         """SIGKILL: a crash, for fault tests."""
@@ -59,9 +68,3 @@ class RunningServer:
 
     def thaw(self) -> None:
         self.process.send_signal(signal.SIGCONT)
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)

@@ -181,3 +181,13 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.2):
     if last_error:
         raise last_error
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def start_storage(servers: Servers) -> None:
+    """PostgreSQL (migrated, with the services' users) and Redis, without Kafka: enough for
+    the query service when the orders are written straight into PostgreSQL (benchmarks)."""
+    for name in ("postgres", "redis"):
+        servers.start(name)
+    postgres.create_database(servers.postgres_port)
+    migrations.apply_migrations(servers.admin_database_url)
+    postgres.create_service_users(servers.postgres_port)

@@ -86,3 +86,27 @@ def read_from(
         return found
 
     return asyncio.run(read())
+
+
+def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition of `topic` (absent: nothing committed)."""
+
+    async def read() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group_id)
+        finally:
+            await admin.close()
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+    return asyncio.run(read())
+
+
+def publish_and_locate(bootstrap: str, topic: str, message: Message) -> tuple[int, int]:
+    """Publish one message; return its (partition, offset)."""
+    before = end_offsets(bootstrap, topic)
+    publish(bootstrap, topic, [message])
+    after = end_offsets(bootstrap, topic)
+    (partition,) = [p for p in after if after[p] != before.get(p, 0)]
+    return partition, before.get(partition, 0)

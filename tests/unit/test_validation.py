@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 
-from ingestor.validation import AcceptedOrder, Rejection, validate_order_record
+from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
 
 CANONICAL = (Path(__file__).parents[1] / "data" / "canonical_order.json").read_bytes()
 LIMIT = 1_048_576
 
 
-def record(value: bytes | None) -> ConsumerRecord:
+def record(value: bytes | None, topic: str = "orders") -> ConsumerRecord:
     return ConsumerRecord(
-        topic="orders",
+        topic=topic,
         partition=0,
         offset=7,
         timestamp=0,
@@ -29,14 +31,14 @@ def record(value: bytes | None) -> ConsumerRecord:
     )
 
 
-def rejection(value: bytes | None) -> Rejection:
-    outcome = validate_order_record(record(value), LIMIT)
+def rejection(value: bytes | None, topic: str = "orders") -> Rejection:
+    outcome = validate_record(record(value, topic), LIMIT)
     assert isinstance(outcome, Rejection)
     return outcome
 
 
 def test_canonical_order_is_accepted_with_its_canonical_bytes() -> None:
-    outcome = validate_order_record(record(CANONICAL), LIMIT)
+    outcome = validate_record(record(CANONICAL), LIMIT)
 
     assert isinstance(outcome, AcceptedOrder)
     assert json.loads(outcome.document) == json.loads(CANONICAL)
@@ -46,8 +48,8 @@ def test_canonical_order_is_accepted_with_its_canonical_bytes() -> None:
 def test_same_content_gives_the_same_hash_whatever_the_whitespace() -> None:
     pretty = json.dumps(json.loads(CANONICAL), indent=4).encode()
 
-    first = validate_order_record(record(CANONICAL), LIMIT)
-    second = validate_order_record(record(pretty), LIMIT)
+    first = validate_record(record(CANONICAL), LIMIT)
+    second = validate_record(record(pretty), LIMIT)
 
     assert isinstance(first, AcceptedOrder) and isinstance(second, AcceptedOrder)
     assert first.content_hash == second.content_hash
@@ -81,7 +83,7 @@ def test_nul_character_is_rejected_but_an_escaped_backslash_is_not() -> None:
     with_backslash = CANONICAL.replace(b"Mascaras", b"Masc\\\\u0000aras")
 
     assert "NUL" in rejection(with_nul).reason
-    assert isinstance(validate_order_record(record(with_backslash), LIMIT), AcceptedOrder)
+    assert isinstance(validate_record(record(with_backslash), LIMIT), AcceptedOrder)
 
 
 def test_wrong_type_names_the_field() -> None:
@@ -92,3 +94,82 @@ def test_wrong_type_names_the_field() -> None:
 
     assert outcome.error_class == "SchemaViolation"
     assert "$.items[0].price" in outcome.reason
+
+
+def canonical_with(change: Callable[[dict], None]) -> bytes:
+    document = json.loads(CANONICAL)
+    change(document)
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["delivery"].update(email="not-an-email"), "$.delivery.email"),
+        (lambda d: d["delivery"].update(phone="12345"), "$.delivery.phone"),
+        (lambda d: d.update(date_created="yesterday"), "$.date_created"),
+        (lambda d: d["payment"].update(currency="usd"), "$.payment.currency"),
+        (lambda d: d["payment"].update(delivery_cost=-5), "$.payment.delivery_cost"),
+        (lambda d: d.update(items=[]), "$.items"),
+        (lambda d: d.update(track_number="x" * 257), "$.track_number"),
+        (lambda d: d.update(sm_id=10**20), "$.sm_id"),
+        (lambda d: d.update(surprise=True), "surprise"),
+    ],
+)
+def test_schema_violations_name_the_field(change: Callable[[dict], None], field: str) -> None:
+    outcome = rejection(canonical_with(change))
+
+    assert outcome.error_class == "SchemaViolation"
+    assert field in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["payment"].update(currency="ABC"), "$.payment.currency"),
+        (lambda d: d["payment"].update(goods_total=318, amount=1818), "$.payment.goods_total"),
+        (lambda d: d["payment"].update(amount=1816), "$.payment.amount"),
+        (lambda d: d["items"][0].update(track_number="OTHER"), "$.items[0].track_number"),
+    ],
+)
+def test_business_rule_violations_name_the_field(
+    change: Callable[[dict], None], field: str
+) -> None:
+    outcome = rejection(canonical_with(change))
+
+    assert outcome.error_class == "BusinessRuleViolation"
+    assert field in outcome.reason
+
+
+def test_a_repeated_item_rid_is_rejected() -> None:
+    def repeat_item(document: dict) -> None:
+        document["items"].append(dict(document["items"][0]))
+        document["payment"]["goods_total"] = 634
+        document["payment"]["amount"] = 2134
+
+    outcome = rejection(canonical_with(repeat_item))
+
+    assert outcome.error_class == "BusinessRuleViolation"
+    assert "$.items[1].rid" in outcome.reason
+    assert "position 0" in outcome.reason
+
+
+def test_status_change_is_accepted() -> None:
+    raw = b'{"order_uid": "abc", "status": "cancelled", "changed_at": "2024-01-01T00:00:00Z"}'
+
+    outcome = validate_record(record(raw, "order-status"), LIMIT)
+
+    assert isinstance(outcome, AcceptedStatus)
+    assert outcome.change.status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"order_uid": "abc", "status": "created", "changed_at": "2024-01-01T00:00:00Z"}',
+        b'{"order_uid": "abc", "status": "cancelled", "changed_at": "2024-01-01"}',
+        b'{"order_uid": "abc", "status": "cancelled"}',
+    ],
+)
+def test_bad_status_changes_are_rejected(raw: bytes) -> None:
+    assert rejection(raw, "order-status").error_class == "SchemaViolation"

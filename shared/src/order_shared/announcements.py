@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
+from order_shared.model import OrderStatus
+
 _NULL = msgspec.Raw(b"null")
 
 
@@ -12,6 +14,7 @@ class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
     order_uid: str
     version: int
     seq: int
+    status: OrderStatus = "created"
     # The order document exactly as served (canonical JSON); JSON null invalidates.
     order: msgspec.Raw = _NULL
     traceparent: str | None = None

@@ -8,7 +8,7 @@ is an error, because a document we cannot round-trip exactly must not be stored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -20,19 +20,25 @@ ShortText = Annotated[str, Meta(max_length=256)]
 LongText = Annotated[str, Meta(max_length=1024)]
 Money = Annotated[int, Meta(ge=0, le=10**15)]
 Count = Annotated[int, Meta(ge=0, le=2**53)]
-CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
+CurrencyCode = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]  # and listed in ISO 4217: rules.py
+Email = Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+# E.164: a plus, then 7 to 15 digits.
+Phone = Annotated[str, Meta(pattern=r"^\+[1-9][0-9]{6,14}$")]
 UnixSeconds = Annotated[int, Meta(ge=0, le=253_402_300_799)]
 Percent = Annotated[int, Meta(ge=0, le=100)]
+
+# An order is `created` on first ingest; `cancelled` and `completed` are terminal.
+OrderStatus = Literal["created", "cancelled", "completed"]
 
 
 class Delivery(msgspec.Struct, forbid_unknown_fields=True):
     name: ShortText
-    phone: ShortText
+    phone: Phone
     zip: ShortText
     city: ShortText
     address: LongText
     region: ShortText
-    email: ShortText
+    email: Email
 
 
 class Payment(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,13 +85,26 @@ class Order(msgspec.Struct, forbid_unknown_fields=True):
     oof_shard: ShortText
 
 
+class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A message of the `order-status` topic."""
+
+    order_uid: OrderUid
+    status: Literal["cancelled", "completed"]
+    changed_at: Annotated[datetime, Meta(tz=True)]
+
+
 _order_decoder = msgspec.json.Decoder(Order)
+_status_decoder = msgspec.json.Decoder(StatusChange)
 _encoder = msgspec.json.Encoder()
 
 
 def decode_order(raw: bytes) -> Order:
     """Decode and validate one order document; raises msgspec.ValidationError or DecodeError."""
     return _order_decoder.decode(raw)
+
+
+def decode_status_change(raw: bytes) -> StatusChange:
+    return _status_decoder.decode(raw)
 
 
 def encode_order(order: Order) -> bytes:

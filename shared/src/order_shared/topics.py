@@ -15,6 +15,11 @@ ALL_TOPICS = (ORDERS, ORDER_STATUS, ORDER_EVENTS, ORDERS_DLQ)
 
 CHANGES_CHANNEL = "orders:changes"
 
+# The largest message the topics accept: well above any valid order, so an oversized one
+# reaches the ingestor, is rejected with its reason and is kept whole in the DLQ.
+MAX_MESSAGE_BYTES = 16 * 1_048_576
+_TOPIC_CONFIGS = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+
 
 async def ensure_topics(
     bootstrap_servers: str, partitions: int = 3, replication_factor: int = 1
@@ -25,7 +30,12 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=_TOPIC_CONFIGS,
+            )
             for name in ALL_TOPICS
             if name not in existing
         ]

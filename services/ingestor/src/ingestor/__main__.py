@@ -17,11 +17,12 @@ from ingestor.announcer import ChangeAnnouncer
 from ingestor.consumer import OrderIngestor
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.health import Readiness, create_health_app
+from ingestor.outbox import OutboxRelay
 from ingestor.settings import IngestorSettings
 from order_shared.database import create_pool
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
-from order_shared.topics import ORDERS
+from order_shared.topics import MAX_MESSAGE_BYTES, ORDER_STATUS, ORDERS
 
 log = logging.getLogger("ingestor")
 
@@ -73,35 +74,49 @@ async def serve(settings: IngestorSettings) -> None:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
         acks="all",
-        max_request_size=settings.max_message_bytes + 65_536,
+        # A rejected message goes to the DLQ whole, however large the topic let it be.
+        max_request_size=MAX_MESSAGE_BYTES + 65_536,
     )
     consumer = AIOKafkaConsumer(
         ORDERS,
+        ORDER_STATUS,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=settings.max_message_bytes + 65_536,
-        fetch_max_bytes=max(52_428_800, settings.max_message_bytes * 2),
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 65_536,
+        fetch_max_bytes=max(52_428_800, MAX_MESSAGE_BYTES * 2),
     )
     database_task = asyncio.create_task(_watch_database(pool, readiness, stop))
+    relay_task: asyncio.Task[None] | None = None
     try:
         await _start_with_retry(producer, "producer")
         await _start_with_retry(consumer, "consumer")
         readiness.consumer_started = True
-        log.info("consuming %s as group %s", ORDERS, settings.consumer_group)
+        log.info("consuming %s and %s as group %s", ORDERS, ORDER_STATUS, settings.consumer_group)
+        relay = OutboxRelay(
+            pool,
+            producer,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
         ingestor = OrderIngestor(
             consumer,
             pool,
             DeadLetterPublisher(producer),
             ChangeAnnouncer(redis),
+            relay,
             batch_max_records=settings.batch_max_records,
             batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,
+            failpoint_pause_before_offset_commit=settings.failpoint_pause_before_offset_commit,
         )
         await ingestor.run(stop)
     finally:
         stop.set()
+        if relay_task is not None:
+            await relay_task
         readiness.consumer_started = False
         await consumer.stop()
         await producer.stop()

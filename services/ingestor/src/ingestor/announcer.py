@@ -1,5 +1,6 @@
 """Announcement: after a batch commits, one message per changed order on Redis
-`orders:changes`, carrying the new document so replicas update without a query.
+`orders:changes`, carrying the new document so replicas update without a query (or no
+document when only the status changed: replicas then drop their copy and re-read it).
 
 Redis pub/sub is at-most-once, so a failed announcement is logged and dropped:
 replicas notice the hole in the change sequence and resync from PostgreSQL.
@@ -14,7 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ingestor.order_writer import OrderChange
+from ingestor.batch_writer import OrderChange
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
 from order_shared.telemetry import current_traceparent
 from order_shared.topics import CHANGES_CHANNEL
@@ -40,7 +41,8 @@ class ChangeAnnouncer:
                         order_uid=change.order_uid,
                         version=change.version,
                         seq=change.seq,
-                        order=msgspec.Raw(change.document),
+                        status=change.status,
+                        order=msgspec.Raw(change.document or b"null"),
                         traceparent=traceparent,
                     )
                 ),

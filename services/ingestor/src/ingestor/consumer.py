@@ -1,9 +1,9 @@
 """The Kafka consumer loop: fetch a batch, validate it, dead-letter the rejects, write the
 rest in one transaction, commit the offsets, announce the changes.
 
-Offsets are committed only after both the dead-letter sends are acknowledged and the
-database transaction has committed, so a crash anywhere before that replays the batch,
-and the replay is harmless because an unchanged order is a no-op.
+Offsets are committed only after the dead-letter sends are acknowledged and the database
+transaction has committed, so a crash anywhere before that replays the batch, and the
+replay is harmless because unchanged content and repeated statuses are no-ops.
 """
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ from collections.abc import Mapping, Sequence
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
-from psycopg_pool import AsyncConnectionPool
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
 
 from ingestor import metrics
 from ingestor.announcer import ChangeAnnouncer
+from ingestor.batch_writer import WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
-from ingestor.order_writer import OrderChange, write_orders
-from ingestor.validation import AcceptedOrder, Rejection, validate_order_record
+from ingestor.outbox import OutboxRelay
+from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
 from order_shared.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
@@ -32,9 +38,19 @@ tracer = trace.get_tracer("ingestor")
 
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 
-# Errors that go away by themselves: the server restarts, a connection drops, the pool
-# is exhausted. Anything else from the database is a bug or a bad row, not a reason to wait.
-TRANSIENT_DATABASE_ERRORS = (psycopg.OperationalError, psycopg.errors.SerializationFailure)
+# Errors that go away by themselves: the server restarts, a connection drops, the pool is
+# exhausted, two writers collide. Any other database error is about the data: waiting
+# would stall the partition for ever, so the batch is split to find the message at fault.
+TRANSIENT_DATABASE_ERRORS = (
+    psycopg.OperationalError,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    PoolTimeout,
+)
+
+
+class StopRequested(Exception):
+    """The service is stopping while a batch waits for the database."""
 
 
 class OrderIngestor:
@@ -44,104 +60,194 @@ class OrderIngestor:
         pool: AsyncConnectionPool,
         dead_letters: DeadLetterPublisher,
         announcer: ChangeAnnouncer,
+        relay: OutboxRelay,
         *,
         batch_max_records: int,
         batch_wait_ms: int,
         max_message_bytes: int,
+        failpoint_pause_before_offset_commit: float = 0.0,
     ) -> None:
         self._consumer = consumer
         self._pool = pool
         self._dead_letters = dead_letters
         self._announcer = announcer
+        self._relay = relay
         self._batch_max_records = batch_max_records
         self._batch_wait_ms = batch_wait_ms
         self._max_message_bytes = max_message_bytes
+        self._failpoint_pause = failpoint_pause_before_offset_commit
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the batch in hand is finished first."""
+        """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted."""
+        self._stop = stop
         while not stop.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
             )
             if batch:
-                await self.process(batch, stop)
+                try:
+                    await self.process(batch)
+                except StopRequested:
+                    log.info("stopping with a batch unwritten: it is replayed on restart")
+                    return
 
-    async def process(self, batch: Batch, stop: asyncio.Event) -> None:
+    async def process(self, batch: Batch) -> None:
         records = [record for partition_records in batch.values() for record in partition_records]
-        links = [
-            trace.Link(span_context)
-            for record in records
-            if (
-                span_context := trace.get_current_span(
-                    context_from_headers(record.headers)
-                ).get_span_context()
-            ).is_valid
-        ]
         with (
             tracer.start_as_current_span(
-                "orders process", kind=trace.SpanKind.CONSUMER, links=links
+                "orders process", kind=trace.SpanKind.CONSUMER, links=_trace_links(records)
             ) as span,
             metrics.BATCH_SECONDS.time(),
         ):
             span.set_attribute("messaging.batch.message_count", len(records))
-            accepted: list[AcceptedOrder] = []
+            orders: list[AcceptedOrder] = []
+            statuses: list[AcceptedStatus] = []
             rejected: list[Rejection] = []
             for record in records:
-                outcome = validate_order_record(record, self._max_message_bytes)
-                (accepted if isinstance(outcome, AcceptedOrder) else rejected).append(outcome)
+                outcome = validate_record(record, self._max_message_bytes)
+                if isinstance(outcome, AcceptedOrder):
+                    orders.append(outcome)
+                elif isinstance(outcome, AcceptedStatus):
+                    statuses.append(outcome)
+                else:
+                    rejected.append(outcome)
 
-            await self._dead_letters.publish(rejected)
-            for rejection in rejected:
-                metrics.MESSAGES_REJECTED.labels(rejection.error_class).inc()
-                log.info(
-                    "rejected %s[%d]@%d: %s: %s",
-                    rejection.record.topic,
-                    rejection.record.partition,
-                    rejection.record.offset,
-                    rejection.error_class,
-                    rejection.reason,
-                )
+            await self._dead_letter(rejected)
+            result = await self._write(orders, statuses)
+            await self._dead_letter(result.rejections)
+            metrics.ORDERS_WRITTEN.inc(len(result.changes))
+            metrics.ORDERS_UNCHANGED.inc(result.unchanged)
 
-            changes = await self._write_until_done(accepted, stop)
-            if changes is None:
-                return  # stopping: nothing committed, the batch is replayed on restart
-            metrics.ORDERS_WRITTEN.inc(len(changes))
-            metrics.ORDERS_UNCHANGED.inc(len(accepted) - len(changes))
-
+            if self._failpoint_pause:
+                await asyncio.sleep(self._failpoint_pause)
             await self._commit(batch)
-            if not await self._announcer.announce(changes):
-                metrics.ANNOUNCE_FAILURES.inc()
+            if result.changes:
+                self._relay.wake()
+                if not await self._announcer.announce(result.changes):
+                    metrics.ANNOUNCE_FAILURES.inc()
 
-    async def _write_until_done(
-        self, accepted: Sequence[AcceptedOrder], stop: asyncio.Event
-    ) -> list[OrderChange] | None:
-        """Write, retrying transient database errors with backoff; None if told to stop."""
+    async def _dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        """Publish the rejections, waiting out a broker that is away: the offsets behind
+        them must not be committed before the dead-letter topic has them."""
+        if not rejections:
+            return
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(KafkaError),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            sleep=self._wait_with_partitions_paused,
+            before_sleep=_log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                await self._dead_letters.publish(rejections)
+        self._resume_paused()
+        for rejection in rejections:
+            metrics.MESSAGES_REJECTED.labels(rejection.error_class).inc()
+            record = rejection.record
+            log.info(
+                "rejected %s[%d]@%d: %s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                rejection.error_class,
+                rejection.reason,
+            )
+
+    async def _write(
+        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+    ) -> WriteResult:
+        try:
+            return await self._write_retrying(orders, statuses)
+        except psycopg.Error as error:
+            log.warning(
+                "the database refused the batch (%s); writing it one message at a time", error
+            )
+        return await self._write_one_by_one(orders, statuses)
+
+    async def _write_one_by_one(
+        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+    ) -> WriteResult:
+        """Isolate the message the database refuses; the others are written as usual."""
+        changes, rejections, unchanged = [], [], 0
+        singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
+        for single_orders, single_statuses in singles:
+            try:
+                result = await self._write_retrying(single_orders, single_statuses)
+            except psycopg.Error as error:
+                (accepted,) = [*single_orders, *single_statuses]
+                reason = f"PostgreSQL refused it: {type(error).__name__}: {error}"
+                rejections.append(Rejection(accepted.record, "DatabaseRejected", reason))
+                continue
+            changes.extend(result.changes)
+            rejections.extend(result.rejections)
+            unchanged += result.unchanged
+        return WriteResult(changes, rejections, unchanged)
+
+    async def _write_retrying(
+        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+    ) -> WriteResult:
+        """Write, waiting out transient database errors with paused partitions."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_DATABASE_ERRORS),
             wait=wait_exponential_jitter(initial=0.2, max=10),
-            before_sleep=self._log_retry,
+            sleep=self._wait_with_partitions_paused,
+            before_sleep=_log_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            if stop.is_set() and attempt.retry_state.attempt_number > 1:
-                return None
-            with attempt:
-                return await write_orders(self._pool, accepted)
-        return None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    result = await write_batch(self._pool, orders, statuses)
+        finally:
+            self._resume_paused()
+        return result
 
-    @staticmethod
-    def _log_retry(retry_state: object) -> None:
-        metrics.WRITE_RETRIES.inc()
-        outcome = getattr(retry_state, "outcome", None)
-        log.warning("database unavailable, retrying the batch: %s", outcome and outcome.exception())
+    def _resume_paused(self) -> None:
+        paused = self._consumer.paused()
+        if paused:
+            self._consumer.resume(*paused)
+
+    async def _wait_with_partitions_paused(self, seconds: float) -> None:
+        """Sleep by polling paused partitions: the consumer stays in its group, takes nothing."""
+        if self._stop.is_set():
+            raise StopRequested
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.pause(*assigned)
+        await self._consumer.getmany(timeout_ms=int(seconds * 1000))
+        if self._stop.is_set():
+            raise StopRequested
 
     async def _commit(self, batch: Batch) -> None:
+        assigned = self._consumer.assignment()
         offsets = {
-            partition: records[-1].offset + 1 for partition, records in batch.items() if records
+            partition: records[-1].offset + 1
+            for partition, records in batch.items()
+            if records and partition in assigned
         }
+        if len(offsets) < len(batch):
+            log.info("not committing partitions revoked during the batch: their new owner replays")
+        if not offsets:
+            return
         try:
             await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as error:
+        except (CommitFailedError, IllegalStateError, KafkaError) as error:
             # The group rebalanced under us: the new owner replays these records, and the
             # replay changes nothing because the rows are already committed.
             log.warning("offset commit refused after a rebalance: %s", error)
+
+
+def _trace_links(records: Sequence[ConsumerRecord]) -> list[trace.Link]:
+    links = []
+    for record in records:
+        context = trace.get_current_span(context_from_headers(record.headers)).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    return links
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    metrics.WRITE_RETRIES.inc()
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    log.warning("%s; partitions paused, retrying", error)

@@ -16,3 +16,6 @@ WRITE_RETRIES = Counter(
 ANNOUNCE_FAILURES = Counter(
     "ingestor_announce_failures_total", "Batches whose Redis announcement failed"
 )
+EVENTS_PUBLISHED = Counter(
+    "ingestor_events_published_total", "Outbox rows published to Kafka order-events"
+)

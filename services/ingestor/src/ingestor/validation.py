@@ -1,5 +1,6 @@
-"""Batch validation: every consumed record becomes an accepted order or a rejection with a
-reason. Nothing is dropped: a rejection goes to the dead-letter topic."""
+"""Batch validation: every consumed record becomes an accepted order, an accepted status
+change, or a rejection with a reason. Nothing is dropped: a rejection goes to the
+dead-letter topic."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from dataclasses import dataclass
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
-from order_shared.model import Order, decode_order, encode_order
+from order_shared.model import (
+    Order,
+    StatusChange,
+    decode_order,
+    decode_status_change,
+    encode_order,
+)
+from order_shared.rules import rule_violations
+from order_shared.topics import ORDER_STATUS, ORDERS
 
 # A NUL in any string: PostgreSQL text cannot hold it. Matched in the canonical JSON,
 # where it can only appear as an unescaped `\u0000` (a literal backslash is `\\`).
@@ -26,15 +35,33 @@ class AcceptedOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedStatus:
+    record: ConsumerRecord
+    change: StatusChange
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     record: ConsumerRecord
     error_class: str
     reason: str
 
 
-def validate_order_record(
-    record: ConsumerRecord, max_message_bytes: int
-) -> AcceptedOrder | Rejection:
+Outcome = AcceptedOrder | AcceptedStatus | Rejection
+
+
+def validate_record(record: ConsumerRecord, max_message_bytes: int) -> Outcome:
+    problem = _envelope_problem(record, max_message_bytes)
+    if problem is not None:
+        return problem
+    if record.topic == ORDERS:
+        return _validate_order(record)
+    if record.topic == ORDER_STATUS:
+        return _validate_status(record)
+    return Rejection(record, "UnknownTopic", f"the ingestor does not consume {record.topic!r}")
+
+
+def _envelope_problem(record: ConsumerRecord, max_message_bytes: int) -> Rejection | None:
     raw = record.value
     if raw is None:
         return Rejection(record, "EmptyMessage", "the message has no value (a tombstone)")
@@ -50,13 +77,31 @@ def validate_order_record(
         raw.decode("utf-8")
     except UnicodeDecodeError as error:
         return Rejection(record, "InvalidEncoding", f"the value is not UTF-8: {error}")
-    try:
-        order = decode_order(raw)
-    except msgspec.ValidationError as error:  # a subclass of DecodeError: test it first
+    return None
+
+
+def _decode_problem(record: ConsumerRecord, error: msgspec.DecodeError) -> Rejection:
+    if isinstance(error, msgspec.ValidationError):
         return Rejection(record, "SchemaViolation", str(error))
+    return Rejection(record, "MalformedJson", str(error))
+
+
+def _validate_order(record: ConsumerRecord) -> AcceptedOrder | Rejection:
+    try:
+        order = decode_order(record.value)
     except msgspec.DecodeError as error:
-        return Rejection(record, "MalformedJson", str(error))
+        return _decode_problem(record, error)
+    violations = rule_violations(order)
+    if violations:
+        return Rejection(record, "BusinessRuleViolation", "; ".join(violations))
     document = encode_order(order)
     if _NUL_ESCAPE.search(document):
         return Rejection(record, "SchemaViolation", "a string holds a NUL character (\\u0000)")
     return AcceptedOrder(record, order, document, hashlib.sha256(document).digest())
+
+
+def _validate_status(record: ConsumerRecord) -> AcceptedStatus | Rejection:
+    try:
+        return AcceptedStatus(record, decode_status_change(record.value))
+    except msgspec.DecodeError as error:
+        return _decode_problem(record, error)

@@ -77,7 +77,7 @@ def generate_order(rng: random.Random, now: datetime | None = None) -> Order:
         entry="WBIL",
         delivery=Delivery(
             name=f"{first} {last}",
-            phone="+" + "".join(rng.choices(string.digits, k=11)),
+            phone=f"+{rng.randint(1, 9)}" + "".join(rng.choices(string.digits, k=10)),
             zip="".join(rng.choices(string.digits, k=7)),
             city=city,
             address=f"{rng.choice(_STREETS)} {rng.randint(1, 200)}",

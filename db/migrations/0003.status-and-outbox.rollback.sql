@@ -1,0 +1,1 @@
+DROP TABLE order_events, pending_status_changes;

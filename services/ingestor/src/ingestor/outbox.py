@@ -1,0 +1,100 @@
+"""The transactional outbox: an `order_events` row is written in the same transaction as
+each change, and the relay publishes unsent rows to Kafka `order-events`.
+
+The relay marks rows sent only after the broker acknowledged them, in the transaction
+that claimed them. A crash between the two repeats an event; none is ever lost, and
+every event carries the order's version so consumers can drop repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+from psycopg_pool import AsyncConnectionPool
+
+from ingestor import metrics
+from order_shared.events import OrderEvent, encode_event
+from order_shared.topics import ORDER_EVENTS
+
+log = logging.getLogger(__name__)
+
+INSERT_EVENT = """
+INSERT INTO order_events (order_uid, status, created_at, version) VALUES (%s, %s, %s, %s)
+"""
+# SKIP LOCKED lets several ingestors relay side by side without sending a row twice.
+_CLAIM_UNSENT = """
+SELECT id, order_uid, status, created_at, version FROM order_events
+ WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+"""
+_MARK_SENT = "UPDATE order_events SET published_at = now() WHERE id = ANY(%s)"
+_PURGE_SENT = """
+DELETE FROM order_events WHERE published_at < now() - make_interval(secs => %s)
+"""
+
+_RETRY_SECONDS = 1.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        retention_seconds: float = 86_400.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._retention_seconds = retention_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a batch committed: there are probably rows to send."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        rounds = 0
+        while not stop.is_set():
+            try:
+                sent = await self.relay_once()
+                rounds += 1
+                if rounds % 600 == 0:
+                    await self._purge_sent()
+            except Exception as error:
+                log.warning("outbox relay failed, retrying: %s", error)
+                sent = 0
+                await asyncio.sleep(_RETRY_SECONDS)
+            if sent < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish up to one batch of unsent events; return how many were sent."""
+        async with self._pool.connection() as connection, connection.transaction():
+            cursor = await connection.execute(_CLAIM_UNSENT, (self._batch_size,))
+            rows = await cursor.fetchall()
+            if not rows:
+                return 0
+            deliveries = [
+                await self._producer.send(
+                    ORDER_EVENTS,
+                    key=order_uid.encode(),
+                    value=encode_event(OrderEvent(order_uid, status, created_at, version)),
+                )
+                for _, order_uid, status, created_at, version in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await connection.execute(_MARK_SENT, ([row[0] for row in rows],))
+        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        return len(rows)
+
+    async def _purge_sent(self) -> None:
+        async with self._pool.connection() as connection:
+            await connection.execute(_PURGE_SENT, (self._retention_seconds,))

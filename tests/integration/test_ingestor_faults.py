@@ -1,0 +1,170 @@
+"""Faults, with real processes stopped and killed: the ingestor loses nothing, writes
+nothing twice, dead-letters nothing for a transient error, and resumes by itself."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+
+from order_shared.model import Order, encode_order
+from order_shared.topics import ORDERS, ORDERS_DLQ
+from producer.generator import generate_order
+from tests.harness import Servers, ServiceProcess, eventually, start_ingestor
+from tests.kafka_io import (
+    Message,
+    committed_offsets,
+    end_offsets,
+    publish,
+    publish_and_locate,
+)
+from tests.store_io import events_of, listening_to_changes, order_row, query
+
+GROUP = "order-ingestor"
+
+
+def orders(seed: int, count: int) -> list[Order]:
+    rng = random.Random(seed)
+    return [generate_order(rng) for _ in range(count)]
+
+
+def messages(batch: list[Order]) -> list[Message]:
+    return [Message(order.order_uid.encode(), encode_order(order)) for order in batch]
+
+
+def stored(servers: Servers, batch: list[Order]) -> list[tuple[str, int]]:
+    return query(
+        servers.admin_database_url,
+        "SELECT order_uid, version FROM orders WHERE order_uid = ANY(%s)",
+        ([order.order_uid for order in batch],),
+    )
+
+
+def all_stored_once(servers: Servers, batch: list[Order]) -> bool:
+    rows = stored(servers, batch)
+    return len(rows) == len(batch) and all(version == 1 for _, version in rows)
+
+
+def test_postgres_outage_pauses_consumption_and_it_resumes_by_itself(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    batch = orders(7001, 20)
+    committed_before = committed_offsets(servers.kafka_bootstrap, GROUP, ORDERS)
+    dlq_before = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
+
+    servers.stop("postgres")
+    try:
+        publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+        time.sleep(5)  # several retries' worth
+
+        assert ingestor.process.poll() is None
+        assert committed_offsets(servers.kafka_bootstrap, GROUP, ORDERS) == committed_before
+        assert end_offsets(servers.kafka_bootstrap, ORDERS_DLQ) == dlq_before
+        assert "ingestor_write_retries_total" in httpx.get(f"{ingestor.base_url}/metrics").text
+    finally:
+        servers.start("postgres")
+
+    assert eventually(lambda: all_stored_once(servers, batch), timeout=60)
+    assert end_offsets(servers.kafka_bootstrap, ORDERS_DLQ) == dlq_before
+
+
+def test_redis_outage_does_not_stop_writes_and_the_sequence_shows_the_gap(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    first, second = orders(7002, 2)
+
+    servers.stop("redis")
+    try:
+        publish(servers.kafka_bootstrap, ORDERS, messages([first]))
+        written = eventually(lambda: order_row(servers.admin_database_url, first.order_uid))
+    finally:
+        servers.start("redis")
+
+    with listening_to_changes(servers.redis_url) as changes:
+        publish(servers.kafka_bootstrap, ORDERS, messages([second]))
+        (announcement,) = eventually(lambda: changes.of(second.order_uid), timeout=30)
+
+    assert changes.of(first.order_uid) == []  # lost with Redis ...
+    assert announcement.seq > written[2]  # ... and a replica that saw less sees the gap
+    assert "ingestor_announce_failures_total 1.0" in httpx.get(f"{ingestor.base_url}/metrics").text
+
+
+def test_broker_restart_loses_nothing_and_duplicates_nothing(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    before, after = orders(7003, 50), orders(7004, 50)
+    publish(servers.kafka_bootstrap, ORDERS, messages(before))
+
+    servers.stop("kafka")
+    servers.start("kafka")
+    publish(servers.kafka_bootstrap, ORDERS, messages(after))
+
+    assert eventually(lambda: all_stored_once(servers, before + after), timeout=90)
+    assert ingestor.process.poll() is None
+
+
+def test_sigterm_stops_cleanly(servers: Servers, ingestor: ServiceProcess) -> None:
+    ingestor.stop(timeout=30)
+
+    assert ingestor.process.returncode == 0
+    assert "stopped" in ingestor.log_path.read_text()[-2000:]
+    ingestor.restart()
+    ingestor.wait_ready()
+
+
+def test_kill_between_database_commit_and_offset_commit_neither_loses_nor_duplicates(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    (order,) = orders(7005, 1)
+    ingestor.restart(FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT="60")
+    ingestor.wait_ready()
+    try:
+        partition, offset = publish_and_locate(
+            servers.kafka_bootstrap, ORDERS, messages([order])[0]
+        )
+        row = eventually(lambda: order_row(servers.admin_database_url, order.order_uid), timeout=30)
+
+        ingestor.kill()  # SIGKILL: the row is committed, the offset is not
+
+        assert committed_offsets(servers.kafka_bootstrap, GROUP, ORDERS).get(partition, 0) <= offset
+    finally:
+        ingestor.restart(FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT="0")
+        ingestor.wait_ready()
+
+    with listening_to_changes(servers.redis_url) as changes:
+        eventually(
+            lambda: (
+                committed_offsets(servers.kafka_bootstrap, GROUP, ORDERS).get(partition, 0) > offset
+            ),
+            timeout=60,
+        )
+        assert changes.of(order.order_uid) == []  # the replay changed nothing
+    assert order_row(servers.admin_database_url, order.order_uid) == row
+    assert [(s, v) for s, v, _ in events_of(servers.admin_database_url, order.order_uid)] == [
+        ("created", 1)
+    ]
+
+
+def test_two_ingestors_in_one_group_share_the_work_with_the_same_result(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    second = start_ingestor(servers, "ingestor-2")
+    try:
+        time.sleep(3)  # the group rebalances over both
+        batch = orders(7006, 300)
+        publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+
+        assert eventually(lambda: all_stored_once(servers, batch), timeout=60)
+        written_by_second = [
+            line
+            for line in httpx.get(f"{second.base_url}/metrics").text.splitlines()
+            if line.startswith("ingestor_orders_written_total")
+        ]
+        assert written_by_second and float(written_by_second[0].split()[1]) > 0
+    finally:
+        second.stop()
+
+    (late,) = orders(7007, 1)
+    publish(servers.kafka_bootstrap, ORDERS, messages([late]))
+    assert eventually(lambda: all_stored_once(servers, [late]), timeout=60)

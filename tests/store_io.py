@@ -1,0 +1,71 @@
+"""Looking at what the ingestor left in PostgreSQL and said on Redis, from the tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import redis
+
+from order_shared.announcements import ChangeAnnouncement, decode_announcement
+from order_shared.topics import CHANGES_CHANNEL
+
+
+def query(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def order_row(database_url: str, order_uid: str) -> tuple[int, str, int] | None:
+    """(version, status, change_seq) of the order, or None."""
+    rows = query(
+        database_url,
+        "SELECT version, status, change_seq FROM orders WHERE order_uid = %s",
+        (order_uid,),
+    )
+    return rows[0] if rows else None
+
+
+def events_of(database_url: str, order_uid: str) -> list[tuple[str, int, bool]]:
+    """(status, version, published) of the order's outbox rows, oldest first."""
+    return query(
+        database_url,
+        "SELECT status, version, published_at IS NOT NULL FROM order_events"
+        " WHERE order_uid = %s ORDER BY id",
+        (order_uid,),
+    )
+
+
+class ChangeListener:
+    """Collects every announcement on `orders:changes` while it is open."""
+
+    def __init__(self) -> None:
+        self.announcements: list[ChangeAnnouncement] = []
+        self._lock = threading.Lock()
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.announcements.append(decode_announcement(message["data"]))
+
+    def of(self, order_uid: str) -> list[ChangeAnnouncement]:
+        with self._lock:
+            return [a for a in self.announcements if a.order_uid == order_uid]
+
+
+@contextmanager
+def listening_to_changes(redis_url: str) -> Iterator[ChangeListener]:
+    listener = ChangeListener()
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(**{CHANGES_CHANNEL: listener._on_message})
+    thread = pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+    try:
+        yield listener
+    finally:
+        thread.stop()
+        thread.join(timeout=5)
+        pubsub.close()
+        client.close()
