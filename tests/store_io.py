@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,8 +60,13 @@ class ChangeListener:
 def listening_to_changes(redis_url: str) -> Iterator[ChangeListener]:
     listener = ChangeListener()
     client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub = client.pubsub()
     pubsub.subscribe(**{CHANGES_CHANNEL: listener._on_message})
+    # Only once Redis confirms the subscription is nothing published afterwards missed.
+    deadline = time.monotonic() + 10
+    while pubsub.get_message(timeout=1) is None or not pubsub.subscribed:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"could not subscribe to {CHANGES_CHANNEL}")
     thread = pubsub.run_in_thread(sleep_time=0.05, daemon=True)
     try:
         yield listener

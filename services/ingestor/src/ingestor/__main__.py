@@ -8,12 +8,14 @@ import logging
 import signal
 
 import uvicorn
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ingestor.announcer import ChangeAnnouncer
+from ingestor.batch_writer import create_staging_tables
 from ingestor.consumer import OrderIngestor
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.health import Readiness, create_health_app
@@ -67,7 +69,12 @@ async def serve(settings: IngestorSettings) -> None:
     )
     http_task = asyncio.create_task(http.serve())
 
-    pool = create_pool(settings.database_url, max_size=settings.database_pool_size, name="ingestor")
+    pool = create_pool(
+        settings.database_url,
+        max_size=settings.database_pool_size,
+        name="ingestor",
+        setup=create_staging_tables,
+    )
     await pool.open(wait=False)
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     producer = AIOKafkaProducer(
@@ -76,6 +83,9 @@ async def serve(settings: IngestorSettings) -> None:
         acks="all",
         # A rejected message goes to the DLQ whole, however large the topic let it be.
         max_request_size=MAX_MESSAGE_BYTES + 65_536,
+        # The relay sends hundreds of small events at once: batch them into few requests.
+        linger_ms=5,
+        max_batch_size=262_144,
     )
     consumer = AIOKafkaConsumer(
         ORDERS,
@@ -134,7 +144,7 @@ def main() -> None:
     configure_tracing(
         settings.otel_service_name or "ingestor", settings.otel_exporter_otlp_endpoint
     )
-    asyncio.run(serve(settings))
+    uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -10,14 +10,15 @@ A status change for an order not yet seen waits in `pending_status_changes`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from psycopg import AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from ingestor.outbox import INSERT_EVENT
+from ingestor.outbox import COPY_EVENTS
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection
 from order_shared.model import OrderStatus
@@ -74,14 +75,30 @@ INSERT INTO pending_status_changes (order_uid, status, changed_at) VALUES (%s, %
 ON CONFLICT (order_uid) DO NOTHING
 """
 _DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s)"
-_UPSERT_ORDER = """
+# New content is staged with COPY into temporary tables, then merged with one statement
+# per table: far cheaper than a statement per row.
+STAGING_TABLES = """
+CREATE TEMPORARY TABLE staged_orders (LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE staged_deliveries (LIKE deliveries) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE staged_payments (LIKE payments) ON COMMIT DELETE ROWS;
+"""
+_COPY_STAGED_ORDERS = """
+COPY staged_orders (
+    order_uid, track_number, entry, locale, internal_signature, customer_id,
+    delivery_service, shardkey, sm_id, date_created, oof_shard,
+    status, status_changed_at, version, change_seq, content_hash
+) FROM STDIN
+"""
+_MERGE_ORDERS = """
 INSERT INTO orders (
     order_uid, track_number, entry, locale, internal_signature, customer_id,
     delivery_service, shardkey, sm_id, date_created, oof_shard,
     status, status_changed_at, version, change_seq, content_hash
-) VALUES (
-    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s, %s, %s
 )
+SELECT order_uid, track_number, entry, locale, internal_signature, customer_id,
+       delivery_service, shardkey, sm_id, date_created, oof_shard,
+       status, status_changed_at, version, change_seq, content_hash
+  FROM staged_orders
 ON CONFLICT (order_uid) DO UPDATE SET
     track_number = excluded.track_number, entry = excluded.entry, locale = excluded.locale,
     internal_signature = excluded.internal_signature, customer_id = excluded.customer_id,
@@ -98,18 +115,23 @@ UPDATE orders SET status = %s, status_changed_at = %s, version = %s, change_seq 
                   updated_at = now()
  WHERE order_uid = %s
 """
-_UPSERT_DELIVERY = """
-INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+_COPY_STAGED_DELIVERIES = """
+COPY staged_deliveries (order_uid, name, phone, zip, city, address, region, email) FROM STDIN
+"""
+_MERGE_DELIVERIES = """
+INSERT INTO deliveries SELECT * FROM staged_deliveries
 ON CONFLICT (order_uid) DO UPDATE SET
     name = excluded.name, phone = excluded.phone, zip = excluded.zip, city = excluded.city,
     address = excluded.address, region = excluded.region, email = excluded.email
 """
-_UPSERT_PAYMENT = """
-INSERT INTO payments (
+_COPY_STAGED_PAYMENTS = """
+COPY staged_payments (
     order_uid, transaction, request_id, currency, provider, amount, payment_dt, bank,
     delivery_cost, goods_total, custom_fee
-) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+) FROM STDIN
+"""
+_MERGE_PAYMENTS = """
+INSERT INTO payments SELECT * FROM staged_payments
 ON CONFLICT (order_uid) DO UPDATE SET
     transaction = excluded.transaction, request_id = excluded.request_id,
     currency = excluded.currency, provider = excluded.provider, amount = excluded.amount,
@@ -117,13 +139,20 @@ ON CONFLICT (order_uid) DO UPDATE SET
     delivery_cost = excluded.delivery_cost, goods_total = excluded.goods_total,
     custom_fee = excluded.custom_fee
 """
-_DELETE_ITEMS = "DELETE FROM items WHERE order_uid = ANY(%s)"
+_DELETE_REPLACED_ITEMS = """
+DELETE FROM items WHERE order_uid IN (SELECT order_uid FROM staged_orders)
+"""
 _COPY_ITEMS = """
 COPY items (
     order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
     total_price, nm_id, brand, status
 ) FROM STDIN
 """
+
+
+async def create_staging_tables(connection: AsyncConnection) -> None:
+    """Run once on each new connection of the ingestor's pool."""
+    await connection.execute(STAGING_TABLES)
 
 
 async def write_batch(
@@ -162,13 +191,14 @@ async def write_batch(
             await cursor.execute(_ADVANCE_COUNTER, (changes[-1].seq,))
         await _write_orders(cursor, changed, changes)
         await _write_pending(cursor, batch)
-        await cursor.executemany(
-            INSERT_EVENT,
-            [
+        await _copy_rows(
+            cursor,
+            COPY_EVENTS,
+            (
                 (state.order_uid, status, state.date_created, version)
                 for state in changed
                 for status, version in state.events
-            ],
+            ),
         )
     return WriteResult(changes, batch.rejections, unchanged)
 
@@ -258,6 +288,12 @@ class _Batch:
             )
 
 
+async def _copy_rows(cursor: AsyncCursor, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    async with cursor.copy(statement) as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
 async def _write_orders(
     cursor: AsyncCursor, changed: Sequence[_OrderState], changes: Sequence[OrderChange]
 ) -> None:
@@ -281,47 +317,59 @@ async def _write_orders(
         )
     if not with_content:
         return
-    await cursor.executemany(
-        _UPSERT_ORDER,
-        [
+    await _copy_rows(
+        cursor,
+        _COPY_STAGED_ORDERS,
+        (
             (
                 o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature,
                 o.customer_id, o.delivery_service, o.shardkey, o.sm_id, o.date_created,
-                o.oof_shard, state.status, state.status_changed_at, change.version,
+                o.oof_shard, state.status, state.status_changed_at or now, change.version,
                 change.seq, accepted.content_hash,
             )
+            for now in (datetime.now(UTC),)
             for state, accepted, change in with_content
             for o in (accepted.order,)
-        ],
+        ),
     )  # fmt: skip
+    await cursor.execute(_MERGE_ORDERS)
     documents = [accepted.order for _, accepted, _ in with_content]
-    await cursor.executemany(
-        _UPSERT_DELIVERY,
-        [
+    await _copy_rows(
+        cursor,
+        _COPY_STAGED_DELIVERIES,
+        (
             (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
             for o in documents
             for d in (o.delivery,)
-        ],
+        ),
     )
-    await cursor.executemany(
-        _UPSERT_PAYMENT,
-        [
+    await cursor.execute(_MERGE_DELIVERIES)
+    await _copy_rows(
+        cursor,
+        _COPY_STAGED_PAYMENTS,
+        (
             (
                 o.order_uid, p.transaction, p.request_id, p.currency, p.provider, p.amount,
                 p.payment_dt, p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
             )
             for o in documents
             for p in (o.payment,)
-        ],
+        ),
     )  # fmt: skip
-    await cursor.execute(_DELETE_ITEMS, ([o.order_uid for o in documents],))
-    async with cursor.copy(_COPY_ITEMS) as copy:
-        for o in documents:
-            for position, i in enumerate(o.items):
-                await copy.write_row((
-                    o.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid, i.name,
-                    i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
-                ))  # fmt: skip
+    await cursor.execute(_MERGE_PAYMENTS)
+    await cursor.execute(_DELETE_REPLACED_ITEMS)
+    await _copy_rows(
+        cursor,
+        _COPY_ITEMS,
+        (
+            (
+                o.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid, i.name,
+                i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
+            )
+            for o in documents
+            for position, i in enumerate(o.items)
+        ),
+    )  # fmt: skip
 
 
 async def _write_pending(cursor: AsyncCursor, batch: _Batch) -> None:

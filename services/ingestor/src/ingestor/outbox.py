@@ -21,9 +21,7 @@ from order_shared.topics import ORDER_EVENTS
 
 log = logging.getLogger(__name__)
 
-INSERT_EVENT = """
-INSERT INTO order_events (order_uid, status, created_at, version) VALUES (%s, %s, %s, %s)
-"""
+COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
 # SKIP LOCKED lets several ingestors relay side by side without sending a row twice.
 _CLAIM_UNSENT = """
 SELECT id, order_uid, status, created_at, version FROM order_events

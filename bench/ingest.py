@@ -1,0 +1,171 @@
+"""Ingest benchmark: a topic pre-filled with N generated orders (1 to 5 items each), the
+time until the ingestor has committed them all, and, as the ceiling, the time PostgreSQL
+itself takes to COPY the same rows into the same tables.
+
+    BENCH_INGEST_ORDERS=50000 uv run python -m bench ingest
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import random
+import time
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+
+from order_shared.model import Order, encode_order
+from order_shared.topics import ORDERS
+from producer.generator import generate_order
+from tests.harness import make_servers, start_ingestor
+
+ORDER_COUNT = int(os.environ.get("BENCH_INGEST_ORDERS", "50000"))
+BATCH_MAX_RECORDS = os.environ.get("BENCH_INGEST_BATCH", "2000")
+
+
+async def _prefill(bootstrap: str, orders: list[Order]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1_048_576
+    )
+    await producer.start()
+    try:
+        pending = [
+            await producer.send(ORDERS, key=o.order_uid.encode(), value=encode_order(o))
+            for o in orders
+        ]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def _copy_text(rows: list[tuple[object, ...]]) -> bytes:
+    """Rows in COPY's text format (our values hold no tabs, newlines or backslashes)."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(str(value) for value in row))
+        buffer.write("\n")
+    return buffer.getvalue().encode()
+
+
+def _copy_payloads(orders: list[Order]) -> dict[str, tuple[str, bytes]]:
+    order_rows, delivery_rows, payment_rows, item_rows = [], [], [], []
+    for seq, o in enumerate(orders, start=1):
+        digest = "\\\\x" + hashlib.sha256(encode_order(o)).hexdigest()
+        order_rows.append((
+            o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature or "",
+            o.customer_id, o.delivery_service, o.shardkey, o.sm_id,
+            o.date_created.isoformat(), o.oof_shard, 1, seq, digest,
+        ))  # fmt: skip
+        d = o.delivery
+        delivery_rows.append(
+            (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
+        )
+        p = o.payment
+        payment_rows.append((
+            o.order_uid, p.transaction, p.request_id or "", p.currency, p.provider, p.amount,
+            p.payment_dt, p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
+        ))  # fmt: skip
+        for position, i in enumerate(o.items):
+            item_rows.append((
+                o.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid, i.name,
+                i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
+            ))  # fmt: skip
+    return {
+        "orders": (
+            "COPY orders (order_uid, track_number, entry, locale, internal_signature, "
+            "customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard, "
+            "version, change_seq, content_hash) FROM STDIN",
+            _copy_text(order_rows),
+        ),
+        "deliveries": (
+            "COPY deliveries (order_uid, name, phone, zip, city, address, region, email) "
+            "FROM STDIN",
+            _copy_text(delivery_rows),
+        ),
+        "payments": (
+            "COPY payments (order_uid, transaction, request_id, currency, provider, amount, "
+            "payment_dt, bank, delivery_cost, goods_total, custom_fee) FROM STDIN",
+            _copy_text(payment_rows),
+        ),
+        "items": (
+            "COPY items (order_uid, position, chrt_id, track_number, price, rid, name, sale, "
+            "size, total_price, nm_id, brand, status) FROM STDIN",
+            _copy_text(item_rows),
+        ),
+    }
+
+
+def _copy_seconds(database_url: str, orders: list[Order]) -> float:
+    """Empty the tables, then time COPY of the same rows in one transaction."""
+    payloads = _copy_payloads(orders)
+    with psycopg.connect(database_url) as connection:
+        connection.execute(
+            "TRUNCATE orders, deliveries, payments, items, order_events, pending_status_changes"
+        )
+        connection.commit()
+        connection.execute("CHECKPOINT")
+        started = time.perf_counter()
+        with connection.transaction(), connection.cursor() as cursor:
+            for statement, data in payloads.values():
+                with cursor.copy(statement) as copy:
+                    copy.write(data)
+        return time.perf_counter() - started
+
+
+def _count(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        return connection.execute("SELECT count(*) FROM orders").fetchone()[0]  # type: ignore[index]
+
+
+def main() -> None:
+    print(f"== ingest: {ORDER_COUNT} generated orders, 1 to 5 items each ==", flush=True)
+    rng = random.Random(2026)
+    orders = [generate_order(rng) for _ in range(ORDER_COUNT)]
+    items = sum(len(o.items) for o in orders)
+    servers = make_servers()
+    ingestor = None
+    try:
+        servers.start_all()
+        started = time.perf_counter()
+        asyncio.run(_prefill(servers.kafka_bootstrap, orders))
+        print(f"topic pre-filled in {time.perf_counter() - started:.1f} s ({items} items)")
+
+        spawned = time.perf_counter()
+        ingestor = start_ingestor(servers, "bench-ingestor", BATCH_MAX_RECORDS=BATCH_MAX_RECORDS)
+        first_seen_at, first_count = None, 0
+        while True:
+            count = _count(servers.admin_database_url)
+            now = time.perf_counter()
+            if count and first_seen_at is None:
+                first_seen_at, first_count = now, count
+            if count >= ORDER_COUNT:
+                break
+            if now - spawned > 900:
+                raise TimeoutError(f"only {count} of {ORDER_COUNT} orders after 900 s")
+            time.sleep(0.05)
+        finished = time.perf_counter()
+        ingestor.stop()
+        ingestor = None
+
+        steady = (ORDER_COUNT - first_count) / (finished - first_seen_at)
+        total = ORDER_COUNT / (finished - spawned)
+        copy_seconds = _copy_seconds(servers.admin_database_url, orders)
+        ceiling = ORDER_COUNT / copy_seconds
+        print(
+            f"ingestor, batches of {BATCH_MAX_RECORDS}: {steady:,.0f} orders/s steady "
+            f"({total:,.0f} orders/s counting start-up; all committed "
+            f"{finished - spawned:.1f} s after the process started)"
+        )
+        print(f"PostgreSQL COPY of the same rows:  {ceiling:,.0f} orders/s ({copy_seconds:.2f} s)")
+        print(f"ratio ingestor / COPY ceiling:     {steady / ceiling:.2f}")
+    finally:
+        if ingestor is not None:
+            ingestor.stop()
+        servers.stop_all()
+
+
+if __name__ == "__main__":
+    main()
