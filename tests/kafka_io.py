@@ -58,9 +58,16 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def read_from(
-    bootstrap: str, topic: str, start: dict[int, int], *, count: int, timeout: float = 30.0
+    bootstrap: str,
+    topic: str,
+    start: dict[int, int],
+    *,
+    count: int,
+    timeout: float = 30.0,
+    key: bytes | None = None,
 ) -> list[Message]:
-    """Read at least `count` messages after the given offsets, or all there are by `timeout`."""
+    """Read at least `count` messages after the given offsets (only those with `key`, if
+    given), or all there are by `timeout`."""
 
     async def read() -> list[Message]:
         consumer = AIOKafkaConsumer(
@@ -80,7 +87,11 @@ def read_from(
             while len(found) < count and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
-                    found.extend(Message(r.key, r.value, tuple(r.headers or ())) for r in records)
+                    found.extend(
+                        Message(r.key, r.value, tuple(r.headers or ()))
+                        for r in records
+                        if key is None or r.key == key
+                    )
         finally:
             await consumer.stop()
         return found

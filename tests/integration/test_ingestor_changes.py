@@ -68,8 +68,7 @@ def test_changed_content_is_a_new_version_announced_with_an_event(
     assert order_row(servers.admin_database_url, order.order_uid)[0] == 2
     events = [
         decode_event(m.value)
-        for m in read_from(servers.kafka_bootstrap, ORDER_EVENTS, events_start, count=2)
-        if m.key == key
+        for m in read_from(servers.kafka_bootstrap, ORDER_EVENTS, events_start, count=2, key=key)
     ]
     assert [(e.status, e.version) for e in events] == [("created", 1), ("created", 2)]
     assert all(e.created_at == order.date_created for e in events)
@@ -112,7 +111,9 @@ def test_status_lifecycle_and_an_illegal_transition(
                 status_message(uid, "completed"),  # cancelled is terminal
             ],
         )
-        (rejected,) = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=1)
+        (rejected,) = read_from(
+            servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=1, key=uid.encode()
+        )
         (announcement,) = eventually(lambda: changes.of(uid))
 
     headers = dict(rejected.headers)
@@ -179,6 +180,33 @@ def test_unsent_outbox_rows_are_published_and_marked_sent(
     )
 
     eventually(lambda: events_of(servers.admin_database_url, "left-behind-1")[0][2], timeout=30)
-    published = read_from(servers.kafka_bootstrap, ORDER_EVENTS, events_start, count=1)
-    event = next(decode_event(m.value) for m in published if m.key == b"left-behind-1")
+    (published,) = read_from(
+        servers.kafka_bootstrap, ORDER_EVENTS, events_start, count=1, key=b"left-behind-1"
+    )
+    event = decode_event(published.value)
     assert (event.order_id, event.status, event.version) == ("left-behind-1", "created", 7)
+
+
+def test_the_producers_trace_context_reaches_the_announcement(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    order = generate_order(random.Random(6007))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+
+    with listening_to_changes(servers.redis_url) as changes:
+        publish(
+            servers.kafka_bootstrap,
+            ORDERS,
+            [
+                Message(
+                    order.order_uid.encode(),
+                    encode_order(order),
+                    (("traceparent", traceparent.encode()),),
+                )
+            ],
+        )
+        (announcement,) = eventually(lambda: changes.of(order.order_uid))
+
+    assert announcement.traceparent is not None
+    assert announcement.traceparent.split("-")[1] == trace_id

@@ -64,7 +64,9 @@ def test_each_kind_of_bad_message_is_dead_lettered_and_the_next_one_is_processed
     )
 
     assert eventually(lambda: order_row(servers.admin_database_url, good.order_uid), timeout=60)
-    dead = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=len(bad_messages))
+    dead = read_from(
+        servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=len(bad_messages), key=key
+    )
     by_case = {dict(m.headers)["case"].decode(): m for m in dead}
     assert set(by_case) == set(bad_messages)
     offsets = []
@@ -92,9 +94,10 @@ def test_reasons_name_the_field_and_the_rule(servers: Servers, ingestor: Service
     wrong_total["payment"]["amount"] += 1
     dlq_start = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
 
-    publish(servers.kafka_bootstrap, ORDERS, [Message(b"k", json.dumps(wrong_total).encode())])
+    key = order.order_uid.encode()
+    publish(servers.kafka_bootstrap, ORDERS, [Message(key, json.dumps(wrong_total).encode())])
 
-    (message,) = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=1)
+    (message,) = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=1, key=key)
     reason = dict(message.headers)["error.message"].decode()
     assert "$.payment.amount" in reason
     assert "goods_total + delivery_cost + custom_fee" in reason

@@ -93,7 +93,7 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_the_next_one_is_processed(
     )
 
     assert eventually(lambda: served(query_replicas[0], good.order_uid))
-    dead = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=2)
+    dead = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=2, key=key)
     by_value = {message.value: dict(message.headers) for message in dead}
     assert set(by_value) == {malformed, wrong_type}
     assert by_value[malformed]["error.class"] == b"MalformedJson"

@@ -57,3 +57,11 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def traceparent_of(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
+    """The W3C `traceparent` a Kafka message carries, if any."""
+    for key, value in headers or ():
+        if key == "traceparent" and value:
+            return value.decode("latin-1")
+    return None

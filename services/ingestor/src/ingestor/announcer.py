@@ -31,7 +31,7 @@ class ChangeAnnouncer:
         """Publish every change; False if Redis could not take them."""
         if not changes:
             return True
-        traceparent = current_traceparent()
+        batch_traceparent = current_traceparent()
         pipeline = self._redis.pipeline(transaction=False)
         for change in changes:
             pipeline.publish(
@@ -43,7 +43,7 @@ class ChangeAnnouncer:
                         seq=change.seq,
                         status=change.status,
                         order=msgspec.Raw(change.document or b"null"),
-                        traceparent=traceparent,
+                        traceparent=change.traceparent or batch_traceparent,
                     )
                 ),
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.structs import ConsumerRecord
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,6 +23,7 @@ from ingestor.outbox import COPY_EVENTS
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection
 from order_shared.model import OrderStatus
+from order_shared.telemetry import traceparent_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class OrderChange:
     seq: int
     status: OrderStatus
     document: bytes | None
+    # The trace of the message that made the last change, carried on to the replicas.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,12 @@ class _OrderState:
     status_changed_at: datetime | None = None
     new_content: AcceptedOrder | None = None
     events: list[tuple[OrderStatus, int]] = field(default_factory=list)
+    traceparent: str | None = None
 
-    def record_change(self) -> None:
+    def record_change(self, record: ConsumerRecord) -> None:
         self.version += 1
         self.events.append((self.status, self.version))
+        self.traceparent = traceparent_of(record.headers) or self.traceparent
 
 
 _LOCK_COUNTER = "SELECT last_seq FROM change_counter FOR UPDATE"
@@ -184,6 +190,7 @@ async def write_batch(
                 last_seq + offset,
                 state.status,
                 state.new_content.document if state.new_content else None,
+                state.traceparent,
             )
             for offset, state in enumerate(changed, start=1)
         ]
@@ -243,10 +250,10 @@ class _Batch:
             state.content_hash = accepted.content_hash
             state.date_created = accepted.order.date_created
             state.new_content = accepted
-            state.record_change()
+            state.record_change(accepted.record)
             if is_new and uid in self.pending:
                 state.status, state.status_changed_at = self.pending.pop(uid)
-                state.record_change()
+                state.record_change(accepted.record)
                 self.consumed_pending.append(uid)
         return unchanged
 
@@ -261,7 +268,7 @@ class _Batch:
             if outcome is Transition.APPLY:
                 state.status = change.status
                 state.status_changed_at = change.changed_at
-                state.record_change()
+                state.record_change(accepted.record)
             elif outcome is Transition.ILLEGAL:
                 self.rejections.append(
                     Rejection(
