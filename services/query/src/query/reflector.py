@@ -1,18 +1,30 @@
 """The Reflector of the informer: ListAndWatch between PostgreSQL and the OrderStore.
 
-1. Watch: subscribe to Redis `orders:changes` first, buffering what arrives.
-2. List: load every order from one PostgreSQL snapshot, remembering its last change
+Redis pub/sub is at-most-once: a message published while this replica is disconnected,
+frozen or too slow is gone. Correctness therefore rests on PostgreSQL and the gap-free
+change sequence, and the watch only makes convergence fast:
+
+1. Watch: subscribe to `orders:changes` first, buffering what arrives.
+2. List: load every order from one snapshot, remembering the snapshot's last change
    sequence; then apply the buffer. No change can fall between the two.
-3. Resync: whenever the watch may have missed something (a hole in the sequence, a
-   Redis reconnect) and every few seconds as a backstop, load what changed since the
-   last sequence seen. Pub/sub is at-most-once; this is what makes it safe.
+3. Resync what changed since the last sequence seen whenever the watch may have missed
+   something: a hole in the sequence, a (re)subscription (Redis restarted, or dropped us
+   for reading too slowly), an overflowing buffer; and every few seconds as a backstop.
+   A resync is the list's own statement with a higher floor, so it never costs more than
+   a relist; a full relist happens only if the database stays behind what was announced
+   (it was replaced by a restore), after which nothing held can be trusted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
 import msgspec
 from psycopg_pool import AsyncConnectionPool
@@ -28,6 +40,24 @@ log = logging.getLogger(__name__)
 
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 _RETRY_SECONDS = 1.0
+# Announcements kept while the list runs; past this we drop them and resync instead.
+_MAX_BUFFERED = 100_000
+# A database behind what was announced for this long was replaced, not lagging.
+_REPLACED_AFTER_SECONDS = 30.0
+
+
+@dataclass
+class ReflectorStats:
+    """Counters for the metrics endpoint: how often coherence had to be restored, and why."""
+
+    relists: int = 0
+    resyncs: int = 0
+    resynced_orders: int = 0
+    subscriptions: int = 0
+    sequence_gaps: int = 0
+    announcements_applied: int = 0
+    announcements_ignored: int = 0
+    announcements_malformed: int = 0
 
 
 class OrderReflector:
@@ -47,10 +77,13 @@ class OrderReflector:
         self._list_batch_size = list_batch_size
         self.synced = asyncio.Event()
         self.last_seq = 0
+        self.stats = ReflectorStats()
         self._listed = False
         self._buffer: list[ChangeAnnouncement] = []
+        self._buffer_overflowed = False
         self._subscribed = asyncio.Event()
         self._resync_requested = asyncio.Event()
+        self._behind_since: float | None = None
 
     async def run(self) -> None:
         """ListAndWatch until cancelled."""
@@ -58,23 +91,64 @@ class OrderReflector:
         try:
             with contextlib.suppress(TimeoutError):
                 # Without Redis we still list: the page must work from PostgreSQL alone,
-                # and the watch resyncs once it manages to subscribe.
+                # and the watch asks for a resync once it manages to subscribe.
                 await asyncio.wait_for(self._subscribed.wait(), _SUBSCRIBE_WAIT_SECONDS)
-            await self._until_done(self._list)
+            await self._until_done(self.relist)
             await self._resync_loop()
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
 
-    async def _list(self) -> None:
-        count = await self._load_changes_since(0)
+    async def relist(self) -> int:
+        """List every order into the store from one snapshot; then apply what the watch
+        buffered meanwhile. Returns how many orders were listed."""
+        with _collector_paused():
+            count, _ = await self._load_changes_since(0)
+        self.stats.relists += 1
         self._listed = True
         buffered, self._buffer = self._buffer, []
         for announcement in sorted(buffered, key=lambda a: a.seq):
-            self._apply_announcement(announcement)
+            self._apply(announcement)
+        if self._buffer_overflowed:
+            self._buffer_overflowed = False
+            self._resync_requested.set()
         log.info("listed %d orders up to change %d", count, self.last_seq)
         self.synced.set()
+        return count
+
+    async def resync(self) -> int:
+        """Load what changed since the last sequence seen; returns how many orders."""
+        since = self.last_seq
+        count, snapshot_seq = await self._load_changes_since(since)
+        self.stats.resyncs += 1
+        if snapshot_seq < since:
+            return await self._database_behind(snapshot_seq, since)
+        self._behind_since = None
+        if count:
+            self.stats.resynced_orders += count
+            log.info("resynced %d orders changed after %d", count, since)
+        return count
+
+    async def _database_behind(self, snapshot_seq: int, since: int) -> int:
+        # Announcements come from the primary after it commits; a standby may show those
+        # commits a little later. Behind for long, though, the database was replaced (a
+        # restore): nothing held here can be trusted any more.
+        now = time.monotonic()
+        if self._behind_since is None:
+            self._behind_since = now
+            log.warning(
+                "the database's last change is %d, behind the %d seen here; waiting for it",
+                snapshot_seq,
+                since,
+            )
+        if now - self._behind_since < _REPLACED_AFTER_SECONDS:
+            return 0
+        log.warning("the database stayed behind: it was replaced; relisting every order")
+        self._behind_since = None
+        self._store.clear()
+        self.last_seq = 0
+        return await self.relist()
 
     async def _resync_loop(self) -> None:
         while True:
@@ -82,67 +156,100 @@ class OrderReflector:
                 await asyncio.wait_for(self._resync_requested.wait(), self._resync_interval)
             self._resync_requested.clear()
             try:
-                await self._load_changes_since(self.last_seq)
+                await self.resync()
             except Exception as error:
-                log.warning("resync from change %d failed: %s", self.last_seq, error)
+                log.warning("resync from change %d failed: %s; retrying", self.last_seq, error)
+                await self._request_resync_later()
+                continue
+            if self._behind_since is not None:
+                await self._request_resync_later()
 
-    async def _load_changes_since(self, since_seq: int) -> int:
+    async def _request_resync_later(self) -> None:
+        await asyncio.sleep(_RETRY_SECONDS)
+        self._resync_requested.set()
+
+    async def _load_changes_since(self, since_seq: int) -> tuple[int, int]:
+        """(orders applied, the snapshot's last change sequence)."""
         count = 0
         async with self._pool.connection() as connection, connection.transaction():
-            last_seq, orders = await stream_orders(connection, since_seq, self._list_batch_size)
-            async for order_uid, entry in orders:
-                self._store.apply(order_uid, entry)
-                count += 1
-        self.last_seq = max(self.last_seq, last_seq)
-        if count and since_seq:
-            log.info("resynced %d orders changed after %d", count, since_seq)
-        return count
+            snapshot_seq, batches = await stream_orders(
+                connection, since_seq, self._list_batch_size
+            )
+            if snapshot_seq < since_seq:
+                return 0, snapshot_seq
+            apply = self._store.apply
+            async for orders in batches:
+                for order_uid, entry in orders:
+                    apply(order_uid, entry, snapshot_seq)
+                count += len(orders)
+        self.last_seq = max(self.last_seq, snapshot_seq)
+        return count, snapshot_seq
 
     async def _watch(self) -> None:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANGES_CHANNEL)
-                    self._subscribed.set()
-                    if self._listed:
-                        self._resync_requested.set()  # what was said while we were away
                     async for message in pubsub.listen():
                         if message["type"] == "message":
                             self._on_message(message["data"])
+                        elif message["type"] == "subscribe":
+                            # Also after redis-py reconnected on its own: either way,
+                            # whatever was published before this moment was not heard.
+                            self._on_subscribed()
             except (RedisError, OSError) as error:
                 log.warning("watch on %s lost: %s; resubscribing", CHANGES_CHANNEL, error)
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    def _on_subscribed(self) -> None:
+        self.stats.subscriptions += 1
+        self._subscribed.set()
+        self._resync_requested.set()
 
     def _on_message(self, raw: bytes) -> None:
         try:
             announcement = decode_announcement(raw)
         except msgspec.DecodeError as error:
+            self.stats.announcements_malformed += 1
             log.warning("ignored a malformed announcement: %s", error)
             return
-        if not self._listed:
+        if self._listed:
+            self._apply(announcement)
+        elif len(self._buffer) < _MAX_BUFFERED:
             self._buffer.append(announcement)
         else:
-            self._apply_announcement(announcement)
+            self._buffer_overflowed = True
 
-    def _apply_announcement(self, announcement: ChangeAnnouncement) -> None:
+    def _apply(self, announcement: ChangeAnnouncement) -> None:
         document = announcement.document
         if document is None:
-            self._store.forget(announcement.order_uid, announcement.version)
+            self._store.invalidate(announcement.order_uid, announcement.version, announcement.seq)
+            applied = True
         else:
-            self._store.apply(
+            applied = self._store.apply(
                 announcement.order_uid,
-                CachedOrder(announcement.version, announcement.seq, document),
+                CachedOrder(
+                    announcement.version,
+                    announcement.seq,
+                    sys.intern(announcement.status),
+                    document,
+                ),
             )
+        if applied:
+            self.stats.announcements_applied += 1
+        else:
+            self.stats.announcements_ignored += 1
         if announcement.seq == self.last_seq + 1:
             self.last_seq = announcement.seq
-        elif announcement.seq > self.last_seq + 1:
+        elif announcement.seq > self.last_seq + 1 and not self._resync_requested.is_set():
+            self.stats.sequence_gaps += 1
             log.info(
                 "change %d announced after %d: resyncing the gap", announcement.seq, self.last_seq
             )
             self._resync_requested.set()
 
     @staticmethod
-    async def _until_done(step) -> None:
+    async def _until_done(step: Callable[[], Awaitable[object]]) -> None:
         while True:
             try:
                 await step()
@@ -150,3 +257,19 @@ class OrderReflector:
             except Exception as error:
                 log.warning("listing orders failed: %s; retrying", error)
                 await asyncio.sleep(_RETRY_SECONDS)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A list creates millions of objects that all stay: the cyclic garbage collector
+    would scan them again and again for nothing (a third of the list's time). Afterwards
+    they are frozen out of its sight, which also keeps its pauses short while serving;
+    replaced entries are still freed, by reference counting (they hold no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -20,8 +21,12 @@ class QuerySettings(ServiceSettings):
     host: str = "127.0.0.1"
     port: Port = 8080
     web_root: Path = _CHECKOUT_WEB_ROOT
+    # The ASGI server, chosen by `make bench` (see README); the other stays for comparison.
+    asgi_server: Literal["granian", "uvicorn"] = "granian"
     cache_max_entries: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    cache_max_bytes: int = Field(default=2 * 1024**3, ge=1024**2, le=1024**4)
     cache_ttl_seconds: float = Field(default=3600.0, gt=0, le=30 * 86_400)
+    cache_not_found_ttl_seconds: float = Field(default=2.0, ge=0, le=3600)
     resync_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     warm_batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
     database_pool_size: int = Field(default=8, ge=1, le=100)

@@ -1,0 +1,1 @@
+"""Benchmarks of the product on real servers it starts itself: `make bench`."""

@@ -1,0 +1,349 @@
+"""Query benchmark, on real PostgreSQL and Redis started here, orders written straight into
+PostgreSQL (no Kafka):
+
+1. Cache hits over HTTP with wrk on loopback, one replica: requests per second and p50/p99
+   latency, against the ceiling — a bare Litestar handler returning the same bytes on the
+   same server settings (`bench/ceiling.py`) — for each ASGI server we could choose.
+2. Warm-up: listing BENCH_ORDERS orders (default 1,000,000) into the store, in orders per
+   second, against PostgreSQL's own `COPY (the same statement) TO STDOUT`.
+3. Memory per cached order: the process's resident memory growth over that warm-up.
+
+Knobs: BENCH_ORDERS, BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 3),
+BENCH_CONNECTIONS (default 32).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+import psycopg
+import uvloop
+from psycopg import sql
+from redis.asyncio import Redis
+
+from devstack.process import RunningServer, ServerCommand
+from order_shared.database import create_pool
+from query import order_reader
+from query.reflector import OrderReflector
+from query.server import AsgiServer
+from query.store import OrderStore
+from tests.harness import (
+    ARTIFACTS,
+    REPO,
+    Servers,
+    free_port,
+    make_servers,
+    start_query,
+    start_storage,
+)
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+SERVERS: tuple[AsgiServer, ...] = ("granian", "uvicorn")
+HTTP_ORDERS = 1_000
+
+# Realistic orders (1 to 5 items, about 1.3 kB of JSON each), generated inside PostgreSQL.
+_LOAD = [
+    """
+INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature, customer_id,
+    delivery_service, shardkey, sm_id, date_created, oof_shard, status, version, change_seq,
+    content_hash)
+SELECT 'bench' || lpad(g::text, 10, '0'), 'WB' || upper(substr(md5(g::text), 1, 12)), 'WBIL',
+       'en', '', substr(md5(g::text || 'c'), 1, 8),
+       (ARRAY['meest', 'cdek', 'dhl', 'boxberry'])[1 + g %% 4], (g %% 10)::text, g %% 100,
+       timestamptz '2026-01-01' - make_interval(secs => g * 2.5), (g %% 10)::text,
+       (ARRAY['created', 'created', 'cancelled', 'completed'])[1 + g %% 4], 1,
+       %(base)s::bigint + g - %(first)s::integer + 1, sha256(convert_to(g::text, 'UTF8'))
+  FROM generate_series(%(first)s::integer, %(last)s::integer) AS g
+""",
+    """
+INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
+SELECT 'bench' || lpad(g::text, 10, '0'), 'Customer ' || g,
+       '+9720' || lpad((g %% 10000000)::text, 7, '0'), (2639809 + g %% 1000)::text,
+       'Kiryat Mozkin', 'Ploshad Mira ' || (g %% 200), 'Kraiot', 'customer' || g || '@example.com'
+  FROM generate_series(%(first)s::integer, %(last)s::integer) AS g
+""",
+    """
+INSERT INTO payments (order_uid, transaction, request_id, currency, provider, amount,
+    payment_dt, bank, delivery_cost, goods_total, custom_fee)
+SELECT 'bench' || lpad(g::text, 10, '0'), 'bench' || lpad(g::text, 10, '0'), '', 'USD', 'wbpay',
+       1500 + (1 + g %% 5) * 1000, 1637907727 + g, 'alpha', 1500, (1 + g %% 5) * 1000, 0
+  FROM generate_series(%(first)s::integer, %(last)s::integer) AS g
+""",
+    """
+INSERT INTO items (order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
+    total_price, nm_id, brand, status)
+SELECT 'bench' || lpad(g::text, 10, '0'), p, 9934930 + p,
+       'WB' || upper(substr(md5(g::text), 1, 12)), 1000, substr(md5(g::text || p::text), 1, 21),
+       'Mascaras', 0, '0', 1000, 2389212 + p, 'Vivienne Sabo', 202
+  FROM generate_series(%(first)s::integer, %(last)s::integer) AS g, generate_series(0, g %% 5) AS p
+""",
+    "UPDATE change_counter SET last_seq = last_seq + %(last)s::integer - %(first)s::integer + 1",
+]
+
+
+def load_orders(admin_url: str, first: int, last: int) -> None:
+    with psycopg.connect(admin_url) as connection:
+        connection.execute("SET synchronous_commit = off")
+        (base,) = connection.execute(  # type: ignore[misc]
+            "SELECT last_seq FROM change_counter FOR UPDATE"
+        ).fetchone()
+        for statement in _LOAD:
+            connection.execute(statement, {"first": first, "last": last, "base": base})
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE orders, deliveries, payments, items")
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+# One core for the server under test, the other for wrk: a replica's figures, not a
+# scheduler's (with both free, the kernel's per-session groups skewed them either way).
+SERVER_CPU = (os.cpu_count() or 1) - 1
+WRK_CPU = 0
+
+
+def pin(pid: int) -> None:
+    """Every thread of `pid` onto SERVER_CPU (threads it starts later inherit it)."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), {SERVER_CPU})
+
+
+def wrk(url: str, seconds: int) -> WrkRun:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+        preexec_fn=lambda: os.sched_setaffinity(0, {WRK_CPU}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    if re.search(r"Non-2xx or 3xx responses", output) or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+
+    def latency(percent: int) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\b", output, re.M).groups()  # type: ignore[union-attr]
+        return float(value) * _UNITS_MS[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return WrkRun(rps, latency(50), latency(99))
+
+
+def median_run(runs: list[WrkRun]) -> WrkRun:
+    """The run with the median throughput: its latencies belong to the same run."""
+    return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+
+
+def start_ceiling(server: AsgiServer, body_file: Path) -> tuple[RunningServer, str]:
+    port = free_port()
+    process = RunningServer(
+        ServerCommand(
+            f"ceiling-{server}",
+            [sys.executable, "-m", "bench.ceiling", str(port), server, str(body_file)],
+            env={"PYTHONPATH": str(REPO)},
+        ),
+        ARTIFACTS / "logs" / f"bench-ceiling-{server}.log",
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
+            return process, base_url
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.process.poll() is not None:
+                process.stop()
+                raise RuntimeError(f"the ceiling did not start; see {process.log_path}") from None
+            time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class HttpFigures:
+    app: WrkRun
+    ceiling: WrkRun
+    idiomatic: WrkRun
+
+
+def bench_http(servers: Servers, order_uid: str) -> dict[AsgiServer, HttpFigures]:
+    results: dict[AsgiServer, HttpFigures] = {}
+    path = f"/api/v1/orders/{order_uid}"
+    with tempfile.TemporaryDirectory() as folder:
+        for server in SERVERS:
+            replica = start_query(
+                servers,
+                f"bench-query-{server}",
+                ASGI_SERVER=server,
+                RESYNC_INTERVAL_SECONDS="5",
+                LOG_LEVEL="WARNING",
+            )
+            ceiling: RunningServer | None = None
+            try:
+                response = httpx.get(replica.base_url + path, timeout=5)
+                response.raise_for_status()
+                body_file = Path(folder) / "order.json"
+                body_file.write_bytes(response.content)
+                ceiling, ceiling_url = start_ceiling(server, body_file)
+                pin(replica.pid)
+                pin(ceiling.pid)
+                urls = {
+                    "app": replica.base_url + path,
+                    "ceiling": ceiling_url + path,
+                    "idiomatic": f"{ceiling_url}/idiomatic{path}",
+                }
+                for url in urls.values():
+                    same = httpx.get(url, timeout=5).content == response.content
+                    assert same, "the ceiling must send the same bytes"
+                    wrk(url, 1)  # warm up
+                runs: dict[str, list[WrkRun]] = {name: [] for name in urls}
+                for _ in range(ROUNDS):  # interleaved: other load on the machine hits all
+                    for name, url in urls.items():
+                        runs[name].append(wrk(url, SECONDS))
+                results[server] = HttpFigures(*(median_run(runs[name]) for name in urls))
+                rounds = {name: [round(run.rps) for run in found] for name, found in runs.items()}
+                print(f"   {server:8} req/s per round {rounds}", flush=True)
+            finally:
+                if ceiling is not None:
+                    ceiling.stop()
+                replica.stop()
+    return results
+
+
+# -- Warm-up and memory -------------------------------------------------------------------
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def copy_seconds(database_url: str) -> tuple[float, int]:
+    """PostgreSQL's own COPY of the warm-up statement's rows, read and thrown away."""
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        started = time.perf_counter()
+        size = 0
+        statement = sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(order_reader.CHANGED_SINCE))
+        async with connection.cursor().copy(statement, {"since": 0}) as copy:
+            async for block in copy:
+                size += len(block)
+        return time.perf_counter() - started, size
+
+
+async def warm_up(database_url: str, redis_url: str) -> tuple[float, int, int, OrderStore]:
+    """(seconds, orders, resident growth in bytes, store) of one full list into a store."""
+    store = OrderStore(
+        max_entries=10 * ORDERS,
+        max_bytes=1024**4,
+        ttl_seconds=3600,
+        not_found_ttl_seconds=2,
+    )
+    pool = create_pool(database_url, max_size=2, name="bench")
+    await pool.open()
+    redis = Redis.from_url(redis_url)
+    try:
+        reflector = OrderReflector(store, pool, redis, resync_interval=3600, list_batch_size=5000)
+        gc.collect()
+        before = resident_bytes()
+        started = time.perf_counter()
+        count = await reflector.relist()
+        seconds = time.perf_counter() - started
+        gc.collect()
+        return seconds, count, resident_bytes() - before, store
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+# -- Report -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
+    if SERVER_CPU == WRK_CPU:
+        raise SystemExit("the query benchmark needs two CPUs: one for wrk, one for the server")
+    servers = make_servers()
+    try:
+        print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)
+        start_storage(servers)
+        load_orders(servers.admin_database_url, 1, HTTP_ORDERS)
+
+        print(
+            f"-- cache hits over HTTP: wrk -t1 -c{CONNECTIONS} on CPU {WRK_CPU}, the server on "
+            f"CPU {SERVER_CPU}, {ROUNDS} x {SECONDS} s"
+        )
+        http = bench_http(servers, "bench0000000042")
+
+        started = time.perf_counter()
+        if ORDERS > HTTP_ORDERS:
+            load_orders(servers.admin_database_url, HTTP_ORDERS + 1, ORDERS)
+        generated = time.perf_counter() - started
+        print(f"-- {ORDERS:,} orders generated in PostgreSQL in {generated:.0f} s", flush=True)
+        query_url = servers.database_url("order_query")
+        copy_time, copy_bytes = asyncio.run(copy_seconds(query_url))
+        warm_time, count, growth, store = uvloop.run(warm_up(query_url, servers.redis_url))
+    finally:
+        servers.stop_all()
+        shutil.rmtree(servers.root, ignore_errors=True)  # a million orders: 2 GB of data
+
+    print("-- cache hits, one replica (median round; p50/p99 of that round)")
+    for server, figures in http.items():
+        for name, run in (
+            ("app", figures.app),
+            ("ceiling", figures.ceiling),
+            ("idiomatic", figures.idiomatic),
+        ):
+            print(
+                f"   {server:8} {name:9} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
+                f"p99 {run.p99_ms:6.2f} ms"
+            )
+        print(f"   {server:8} app/ceiling {figures.app.rps / figures.ceiling.rps:.2f}")
+    print(
+        f"   granian {version('granian')}: embedded in the app's uvloop event loop, one runtime "
+        f"thread, asyncio tasks; uvicorn {version('uvicorn')}: uvloop and httptools; both "
+        "without access log (query/server.py)"
+    )
+    (winner, best), (loser, other) = sorted(
+        http.items(), key=lambda item: item[1].app.rps, reverse=True
+    )
+    print(
+        f"   server: {winner} serves {best.app.rps / other.app.rps:.2f}x the requests of "
+        f"{loser} (ceilings: {best.ceiling.rps / other.ceiling.rps:.2f}x)"
+    )
+    sample = [store.peek(f"bench{index:010d}") for index in range(1, min(count, 10_000) + 1)]
+    bodies = sum(len(entry.body) for entry in sample if entry is not None)
+    print(f"-- warm-up of {count:,} orders")
+    print(
+        f"   list into the store  {warm_time:6.1f} s  {count / warm_time:9,.0f} orders/s\n"
+        f"   COPY ... TO STDOUT   {copy_time:6.1f} s  {count / copy_time:9,.0f} orders/s"
+        f"  ({copy_bytes / 1e6:,.0f} MB)   list/COPY {copy_time / warm_time:.2f}"
+    )
+    print(
+        f"-- memory per cached order: {growth / count:,.0f} bytes resident "
+        f"(JSON body {bodies / min(count, 10_000):,.0f} bytes; the store's estimate "
+        f"{store.nbytes / len(store):,.0f})"
+    )

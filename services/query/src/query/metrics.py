@@ -1,0 +1,80 @@
+"""Prometheus metrics of a query replica: the store's size, what misses cost PostgreSQL,
+and how often the watch had to be backed up by a resync.
+
+The numbers live as plain counters on the objects that count them and are read only when
+scraped, so the request path does no metrics work at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from query.order_lookup import OrderLookup
+from query.reflector import OrderReflector
+from query.store import OrderStore
+
+
+class _QueryCollector(Collector):
+    def __init__(self, store: OrderStore, lookup: OrderLookup, reflector: OrderReflector) -> None:
+        self._store = store
+        self._lookup = lookup
+        self._reflector = reflector
+
+    def collect(self) -> Iterator[Metric]:
+        store, lookup, stats = self._store, self._lookup, self._reflector.stats
+        yield GaugeMetricFamily("query_store_orders", "Orders held in memory", len(store))
+        yield GaugeMetricFamily(
+            "query_store_bytes", "Approximate bytes the held orders take", store.nbytes
+        )
+        yield CounterMetricFamily(
+            "query_store_evictions", "Orders evicted to stay within capacity", store.evictions
+        )
+        reads = CounterMetricFamily(
+            "query_order_reads",
+            "Single orders read from PostgreSQL on a cache miss (one per single-flight)",
+            labels=["result"],
+        )
+        reads.add_metric(["found"], lookup.reads_found)
+        reads.add_metric(["not_found"], lookup.reads_not_found)
+        yield reads
+        yield GaugeMetricFamily(
+            "query_order_reads_in_flight", "Miss reads under way", lookup.reads_in_flight
+        )
+        yield GaugeMetricFamily(
+            "query_last_change_seq",
+            "Last change sequence applied in order",
+            self._reflector.last_seq,
+        )
+        announcements = CounterMetricFamily(
+            "query_announcements", "Change announcements received", labels=["outcome"]
+        )
+        announcements.add_metric(["applied"], stats.announcements_applied)
+        announcements.add_metric(["ignored"], stats.announcements_ignored)
+        announcements.add_metric(["malformed"], stats.announcements_malformed)
+        yield announcements
+        yield CounterMetricFamily(
+            "query_sequence_gaps", "Holes seen in the change sequence", stats.sequence_gaps
+        )
+        yield CounterMetricFamily(
+            "query_watch_subscriptions",
+            "Subscriptions to the change channel, the first and every reconnect",
+            stats.subscriptions,
+        )
+        yield CounterMetricFamily("query_relists", "Full lists from PostgreSQL", stats.relists)
+        yield CounterMetricFamily("query_resyncs", "Resyncs from PostgreSQL", stats.resyncs)
+        yield CounterMetricFamily(
+            "query_resynced_orders", "Orders a resync found changed", stats.resynced_orders
+        )
+
+
+class QueryMetrics:
+    def __init__(self, store: OrderStore, lookup: OrderLookup, reflector: OrderReflector) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(_QueryCollector(store, lookup, reflector))
+
+    def render(self) -> bytes:
+        return generate_latest(self._registry)

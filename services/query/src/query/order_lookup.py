@@ -1,0 +1,58 @@
+"""One order for a request: from the store; on a miss, read from PostgreSQL once however
+many requests wait for it (single-flight), and kept only under the store's rule, so a slow
+read can never replace a newer version that an announcement brought meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from query.order_reader import OrderRead
+from query.single_flight import SingleFlight
+from query.store import CachedOrder, OrderStore
+
+ReadOrder = Callable[[str], Awaitable[OrderRead]]
+
+
+class OrderLookup:
+    def __init__(self, store: OrderStore, read_order: ReadOrder) -> None:
+        self._store = store
+        self._read_order = read_order
+        self._flights: SingleFlight[str, CachedOrder | None] = SingleFlight()
+        self.reads_found = 0
+        self.reads_not_found = 0
+
+    def cached(self, order_uid: str) -> CachedOrder | None:
+        """The order if the store holds it: the hot path, no await."""
+        return self._store.get(order_uid)
+
+    async def get(self, order_uid: str) -> CachedOrder | None:
+        """The order, or None if there is none; raises DatabaseUnavailable on a miss."""
+        entry = self._store.get(order_uid)
+        if entry is not None:
+            return entry
+        return await self.read(order_uid)
+
+    async def read(self, order_uid: str) -> CachedOrder | None:
+        """After a miss: None if a recent read found no such order, else read it once."""
+        if self._store.is_known_missing(order_uid):
+            return None
+        return await self._flights.do(order_uid, partial(self._fill, order_uid))
+
+    @property
+    def reads_in_flight(self) -> int:
+        return len(self._flights)
+
+    async def _fill(self, order_uid: str) -> CachedOrder | None:
+        read = await self._read_order(order_uid)
+        if read.entry is None:
+            self.reads_not_found += 1
+            self._store.mark_missing(order_uid, read.as_of)
+        else:
+            self.reads_found += 1
+            self._store.apply(order_uid, read.entry, read.as_of)
+        # An announcement may have brought a newer version while we read.
+        held = self._store.peek(order_uid)
+        if held is not None and (read.entry is None or held.version > read.entry.version):
+            return held
+        return read.entry

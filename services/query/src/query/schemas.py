@@ -1,0 +1,46 @@
+"""What the API answers besides the order document itself: the status the courier service
+reads, and pages of order summaries for the list on the page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from order_shared.model import OrderStatus
+
+
+class OrderStatusView(msgspec.Struct, frozen=True):
+    """`GET /api/v1/orders/{order_uid}/status`: the gateway the courier service calls."""
+
+    order_id: str
+    status: OrderStatus
+    created_at: datetime
+
+
+class OrderSummary(msgspec.Struct, frozen=True):
+    """One order in a list: enough to show a row and to open the order."""
+
+    order_uid: str
+    track_number: str
+    date_created: datetime
+    status: OrderStatus
+    customer_id: str
+    delivery_service: str
+    currency: str
+    amount: int
+    items: int
+
+
+class OrderPage(msgspec.Struct, frozen=True):
+    """Newest first; pass `next_cursor` back as `cursor` for the next page (null: no more)."""
+
+    orders: list[OrderSummary]
+    next_cursor: str | None
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """Every error: the HTTP status again, and a message for a person."""
+
+    status_code: int
+    detail: str

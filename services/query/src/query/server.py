@@ -1,0 +1,55 @@
+"""Runs the app under the ASGI server `make bench` chose: one process, one uvloop event
+loop, HOST:PORT, no access log (the hot path is measured in microseconds).
+
+Granian (Rust HTTP, embedded in our own event loop) won against uvicorn with uvloop and
+httptools; uvicorn stays selectable so the comparison can be rerun (ASGI_SERVER).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Literal
+
+import uvloop
+from litestar.types import ASGIApp
+
+AsgiServer = Literal["granian", "uvicorn"]
+
+
+def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+    else:
+        uvloop.run(_serve_granian(app, host, port))
+
+
+async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        websockets=False,
+        log_level=LogLevels.warning,
+    )
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, server.stop)
+    await server.serve()

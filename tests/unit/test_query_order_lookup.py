@@ -1,0 +1,108 @@
+"""A miss reads PostgreSQL once however many wait, and a late read never wins over a newer
+version that an announcement brought meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from query.order_lookup import OrderLookup
+from query.order_reader import OrderRead
+from query.request_database import DatabaseUnavailable
+from query.store import CachedOrder, OrderStore
+
+
+def make_store() -> OrderStore:
+    return OrderStore(max_entries=100, max_bytes=10**6, ttl_seconds=60, not_found_ttl_seconds=60)
+
+
+def order(version: int, seq: int) -> CachedOrder:
+    return CachedOrder(version, seq, "created", b'{"v":%d}' % version)
+
+
+class SlowDatabase:
+    """Answers with a fixed read once released; counts the reads."""
+
+    def __init__(self, answer: OrderRead) -> None:
+        self.answer = answer
+        self.reads = 0
+        self.release = asyncio.Event()
+
+    async def read(self, order_uid: str) -> OrderRead:
+        self.reads += 1
+        await self.release.wait()
+        return self.answer
+
+
+async def test_concurrent_misses_for_one_id_make_one_read() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))
+    lookup = OrderLookup(store, database.read)
+
+    waiting = [asyncio.create_task(lookup.get("a")) for _ in range(200)]
+    await asyncio.sleep(0.01)
+    assert lookup.reads_in_flight == 1
+    database.release.set()
+    results = await asyncio.gather(*waiting)
+
+    assert database.reads == 1
+    assert all(result == order(1, 5) for result in results)
+    assert store.get("a") == order(1, 5)  # and the next request is a hit
+
+
+async def test_a_late_miss_fill_does_not_overwrite_a_newer_announced_version() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))  # read before change 6
+    lookup = OrderLookup(store, database.read)
+
+    request = asyncio.create_task(lookup.get("a"))
+    await asyncio.sleep(0.01)
+    store.apply("a", order(2, 6))  # the announcement of version 2 arrives first
+    database.release.set()
+
+    assert await request == order(2, 6)
+    assert store.get("a") == order(2, 6)
+
+
+async def test_a_late_miss_fill_loses_even_if_the_newer_version_was_evicted() -> None:
+    store = OrderStore(max_entries=1, max_bytes=10**6, ttl_seconds=60, not_found_ttl_seconds=60)
+    database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))
+    lookup = OrderLookup(store, database.read)
+
+    request = asyncio.create_task(lookup.get("a"))
+    await asyncio.sleep(0.01)
+    store.apply("a", order(2, 6))
+    store.apply("b", order(1, 7))  # evicts a's version 2
+    database.release.set()
+    await request
+
+    assert store.get("a") is None  # version 1 was not put back: the next read fills anew
+
+
+async def test_not_found_is_cached_and_cleared_by_an_announcement() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=5, entry=None))
+    database.release.set()
+    lookup = OrderLookup(store, database.read)
+
+    assert await lookup.get("a") is None
+    assert await lookup.get("a") is None
+    assert database.reads == 1
+
+    store.apply("a", order(1, 6))
+    assert await lookup.get("a") == order(1, 6)
+    assert database.reads == 1
+
+
+async def test_an_unreachable_database_reaches_every_waiter() -> None:
+    async def unreachable(order_uid: str) -> OrderRead:
+        await asyncio.sleep(0)
+        raise DatabaseUnavailable("connection refused")
+
+    lookup = OrderLookup(make_store(), unreachable)
+
+    results = await asyncio.gather(*(lookup.get("a") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(result, DatabaseUnavailable) for result in results)
+    with pytest.raises(DatabaseUnavailable):
+        await lookup.get("a")

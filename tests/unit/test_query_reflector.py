@@ -1,0 +1,106 @@
+"""The watch side of the reflector: announcements apply in place when newer, a hole in the
+change sequence or a (re)subscription asks for a resync, and nothing is lost while listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from order_shared.announcements import ChangeAnnouncement, encode_announcement
+from query.reflector import OrderReflector
+from query.store import OrderStore
+
+
+def make_reflector(last_seq: int = 10, *, listed: bool = True) -> tuple[OrderReflector, OrderStore]:
+    store = OrderStore(max_entries=100, max_bytes=10**6, ttl_seconds=60, not_found_ttl_seconds=2)
+    unused: Any = None  # the watch side never touches PostgreSQL or Redis itself
+    reflector = OrderReflector(store, unused, unused, resync_interval=5, list_batch_size=10)
+    reflector.last_seq = last_seq
+    reflector._listed = listed
+    return reflector, store
+
+
+def announce(reflector: OrderReflector, uid: str, version: int, seq: int, **extra: Any) -> None:
+    document = extra.pop("document", b'{"v":%d}' % version)
+    order = msgspec.Raw(document) if document is not None else msgspec.Raw(b"null")
+    reflector._on_message(
+        encode_announcement(ChangeAnnouncement(uid, version, seq, order=order, **extra))
+    )
+
+
+def resync_requested(reflector: OrderReflector) -> bool:
+    return reflector._resync_requested.is_set()
+
+
+def test_contiguous_announcements_apply_and_advance_the_sequence() -> None:
+    reflector, store = make_reflector(last_seq=10)
+
+    announce(reflector, "a", 1, 11)
+    announce(reflector, "b", 1, 12, status="cancelled")
+
+    assert reflector.last_seq == 12
+    assert store.get("a").body == b'{"v":1}'  # type: ignore[union-attr]
+    assert store.get("b").status == "cancelled"  # type: ignore[union-attr]
+    assert not resync_requested(reflector)
+
+
+def test_a_hole_in_the_sequence_asks_for_a_resync() -> None:
+    reflector, store = make_reflector(last_seq=10)
+
+    announce(reflector, "a", 1, 13)
+
+    assert resync_requested(reflector)
+    assert reflector.last_seq == 10  # changes 11 and 12 are still owed
+    assert store.get("a") is not None
+    assert reflector.stats.sequence_gaps == 1
+
+
+def test_an_old_or_repeated_announcement_changes_nothing() -> None:
+    reflector, store = make_reflector(last_seq=10)
+    announce(reflector, "a", 2, 9)
+
+    announce(reflector, "a", 1, 5)
+    announce(reflector, "a", 2, 9)
+
+    assert store.get("a").version == 2  # type: ignore[union-attr]
+    assert reflector.last_seq == 10
+    assert not resync_requested(reflector)
+    assert reflector.stats.announcements_ignored == 2
+
+
+def test_an_announcement_without_document_invalidates() -> None:
+    reflector, store = make_reflector(last_seq=10)
+    announce(reflector, "a", 1, 11)
+
+    announce(reflector, "a", 2, 12, document=None)
+
+    assert store.get("a") is None
+    assert reflector.last_seq == 12
+
+
+def test_every_subscription_asks_for_a_resync() -> None:
+    reflector, _ = make_reflector()
+
+    reflector._on_subscribed()
+
+    assert resync_requested(reflector)
+    assert reflector.stats.subscriptions == 1
+
+
+def test_a_malformed_announcement_is_counted_and_ignored() -> None:
+    reflector, store = make_reflector()
+
+    reflector._on_message(b'{"order_uid": 5}')
+
+    assert reflector.stats.announcements_malformed == 1
+    assert len(store) == 0
+
+
+def test_announcements_during_the_list_wait_in_a_buffer() -> None:
+    reflector, store = make_reflector(last_seq=0, listed=False)
+
+    announce(reflector, "a", 1, 1)
+
+    assert len(store) == 0
+    assert len(reflector._buffer) == 1
