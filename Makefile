@@ -20,8 +20,35 @@ demo: ## publish N generated orders (default 50) at RATE per second (default: as
 test: prerequisites ## the whole suite; starts its own servers on free ports
 	$(UV) run --frozen pytest
 
-lint:
+lint: ## ruff over everything
 	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+bench: ## the ingest and query benchmarks (wrk drives the HTTP load); print their figures
+	@bash scripts/install-prerequisites.sh wrk
+	$(UV) run --frozen python -m bench
 
 prerequisites:
 	@bash scripts/install-prerequisites.sh
+
+.PHONY: screenshot
+screenshot: prerequisites ## docs/screenshot.png: the page showing an order, in headless Chromium on the real stack
+	@bash scripts/install-browser.sh
+	ORDER_PAGE_SCREENSHOT=docs/screenshot.png $(UV) run --frozen pytest tests/browser -k screenshot -p no:cacheprovider -q
+
+# --- Deploying: Docker Compose, Helm and Tilt (see README) ---------------------------------
+
+.PHONY: kind-up kind-down tilt-up deploy-check
+
+kind-up: ## kind cluster "order-service" with a local registry and an ingress on http://localhost:8000
+	bash deploy/kind/up.sh
+
+kind-down: ## delete the kind cluster and its registry
+	bash deploy/kind/down.sh
+
+tilt-up: ## build, deploy and live-update everything on the kind cluster (Ctrl-C leaves it running)
+	tilt up --context kind-order-service
+
+deploy-check: ## validate deploy/ offline: Helm lint and render, Kubernetes schemas, policy, Compose, Tiltfile, Dockerfiles
+	bash scripts/install-deploy-tools.sh
+	$(UV) run --frozen pytest tests/deploy
