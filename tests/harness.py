@@ -175,7 +175,7 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.2):
             result = check()
             if result:
                 return result
-        except AssertionError as error:
+        except (AssertionError, TimeoutError) as error:
             last_error = error
         time.sleep(interval)
     if last_error:

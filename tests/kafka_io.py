@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+T = TypeVar("T")
+
+
+# A client call that never returns (a coordinator still loading after a broker restart,
+# say) must fail the test, not stall the suite; `eventually` retries a TimeoutError.
+CALL_TIMEOUT_SECONDS = 45.0
+
+
+def _run_bounded(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(asyncio.wait_for(coroutine, CALL_TIMEOUT_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,7 @@ def publish(bootstrap: str, topic: str, messages: list[Message]) -> None:
         finally:
             await producer.stop()
 
-    asyncio.run(send())
+    _run_bounded(send())
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -54,7 +67,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         finally:
             await consumer.stop()
 
-    return asyncio.run(read())
+    return _run_bounded(read())
 
 
 def read_from(
@@ -96,7 +109,7 @@ def read_from(
             await consumer.stop()
         return found
 
-    return asyncio.run(read())
+    return _run_bounded(read())
 
 
 def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
@@ -111,7 +124,7 @@ def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, in
             await admin.close()
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
-    return asyncio.run(read())
+    return _run_bounded(read())
 
 
 def publish_and_locate(bootstrap: str, topic: str, message: Message) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from order_shared.topics import CHANGES_CHANNEL
 
 
 def query(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with psycopg.connect(database_url) as connection:
+    with psycopg.connect(database_url, connect_timeout=10) as connection:
         return connection.execute(sql, params).fetchall()
 
 
