@@ -34,65 +34,58 @@ _SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 # Columns: order_uid, position, version, change_seq, status, then the order's own fields
 # (5-14), delivery (15-21), payment (22-31); item fields (32-42) on item lines only.
-CHANGED_SINCE = """
+# Both statements below list these same columns, so a row means the same in both.
+_HEAD_COLUMNS = """
+    o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
+    o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
+    o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
+    d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
+    p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
+    p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
+    NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
+    NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
+"""
+_HEAD_TABLES = """
+  FROM orders o
+  JOIN deliveries d ON d.order_uid = o.order_uid
+  JOIN payments p ON p.order_uid = o.order_uid
+"""
+_LINE_COLUMNS = """
+    i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
+    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+    NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
+    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+    NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
+    NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
+    i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
+    i.total_price, i.nm_id, i.brand, i.status
+"""
+
+CHANGED_SINCE = f"""
 SELECT * FROM (
-    SELECT o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
-           o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
-           o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
-           d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
-           p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
-           p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-           NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
-           NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
-      FROM orders o
-      JOIN deliveries d ON d.order_uid = o.order_uid
-      JOIN payments p ON p.order_uid = o.order_uid
+    SELECT {_HEAD_COLUMNS} {_HEAD_TABLES}
      WHERE o.change_seq > %(since)s
      ORDER BY o.order_uid
 ) AS heads
 UNION ALL
 SELECT * FROM (
-    SELECT i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
-           NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
-           i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
-           i.total_price, i.nm_id, i.brand, i.status
+    SELECT {_LINE_COLUMNS}
       FROM items i
       JOIN orders o ON o.order_uid = i.order_uid
      WHERE o.change_seq > %(since)s
      ORDER BY i.order_uid, i.position
 ) AS lines
 ORDER BY 1
-"""
+"""  # constant fragments only; every value is a bound parameter
 
-_ONE_ORDER = """
-SELECT o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
-       o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
-       o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
-       d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
-       p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
-       p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-       NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
-       NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
-  FROM orders o
-  JOIN deliveries d ON d.order_uid = o.order_uid
-  JOIN payments p ON p.order_uid = o.order_uid
+_ONE_ORDER = f"""
+SELECT {_HEAD_COLUMNS} {_HEAD_TABLES}
  WHERE o.order_uid = %(order_uid)s
 UNION ALL
-SELECT i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
-       NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-       NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
-       NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-       NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
-       NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
-       i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
-       i.total_price, i.nm_id, i.brand, i.status
+SELECT {_LINE_COLUMNS}
   FROM items i
  WHERE i.order_uid = %(order_uid)s
-"""
+"""  # constant fragments only; every value is a bound parameter
 
 _POSITION = itemgetter(1)
 
