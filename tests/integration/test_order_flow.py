@@ -7,12 +7,17 @@ import json
 import random
 
 import httpx
+import msgspec
 
-from order_shared.model import encode_order
+from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS, ORDERS_DLQ
 from producer.generator import generate_order
-from tests.harness import Servers, ServiceProcess, eventually
+from tests.harness import Servers, ServiceProcess, eventually, start_query
 from tests.kafka_io import Message, end_offsets, publish, read_from
+from tests.store_io import order_row
+
+# Every character that COPY's text format or JSON treats specially, and some that neither does.
+AWKWARD = 'tab\there, line\nbreak, return\r, \\N, \\., "quoted", back\\slash, ünï 🚚 \x01'
 
 
 def fetch(replica: ServiceProcess, order_uid: str) -> httpx.Response:
@@ -69,6 +74,52 @@ def test_item_order_is_preserved(servers: Servers, query_replicas: list[ServiceP
     response = eventually(lambda: served(query_replicas[1], order.order_uid))
 
     assert [item["rid"] for item in response.json()["items"]] == [item.rid for item in order.items]
+
+
+def with_awkward_strings(order: Order, mark: str) -> Order:
+    replace = msgspec.structs.replace
+    items = [replace(item, name=f"{AWKWARD} {mark}") for item in order.items]
+    items[-1] = replace(items[-1], brand=AWKWARD)
+    return replace(
+        order,
+        entry=AWKWARD,
+        delivery=replace(order.delivery, name=f"{mark} {AWKWARD}", address=AWKWARD),
+        payment=replace(order.payment, bank=AWKWARD),
+        items=items,
+    )
+
+
+def test_awkward_strings_are_stored_exactly_in_new_and_in_changed_orders(
+    servers: Servers, query_replicas: list[ServiceProcess]
+) -> None:
+    rng = random.Random(2003)
+    new = with_awkward_strings(generate_order(rng), "new")
+    first = with_awkward_strings(generate_order(rng), "first")
+    changed = with_awkward_strings(
+        msgspec.structs.replace(generate_order(rng), order_uid=first.order_uid), "changed"
+    )
+    publish(
+        servers.kafka_bootstrap,
+        ORDERS,
+        [Message(order.order_uid.encode(), encode_order(order)) for order in (new, first)],
+    )
+    eventually(lambda: order_row(servers.admin_database_url, first.order_uid))
+    publish(
+        servers.kafka_bootstrap,
+        ORDERS,
+        [Message(changed.order_uid.encode(), encode_order(changed))],
+    )
+    eventually(lambda: order_row(servers.admin_database_url, changed.order_uid)[0] == 2)
+
+    # A replica started now reads both orders from PostgreSQL, not from an announcement.
+    fresh = start_query(servers, "query-fresh")
+    try:
+        for order in (new, changed):
+            response = fetch(fresh, order.order_uid)
+            assert response.status_code == 200
+            assert response.content == encode_order(order)
+    finally:
+        fresh.stop()
 
 
 def test_bad_messages_go_to_the_dead_letter_topic_and_the_next_one_is_processed(

@@ -10,15 +10,25 @@ A status change for an order not yet seen waits in `pending_status_changes`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
+from ingestor.order_rows import (
+    COPY_DELIVERIES,
+    COPY_ITEMS,
+    COPY_PAYMENTS,
+    ORDER_COLUMNS,
+    delivery_line,
+    item_lines,
+    needs_escaping,
+    order_line,
+    payment_line,
+)
 from ingestor.outbox import COPY_EVENTS
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection
@@ -81,78 +91,35 @@ INSERT INTO pending_status_changes (order_uid, status, changed_at) VALUES (%s, %
 ON CONFLICT (order_uid) DO NOTHING
 """
 _DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s)"
-# New content is staged with COPY into temporary tables, then merged with one statement
-# per table: far cheaper than a statement per row.
+# A new order's rows go straight into the tables with COPY. For an order whose content
+# changed, its parts are deleted and copied anew, and its head row is updated from a
+# temporary staging table: both far cheaper than a statement per row.
 STAGING_TABLES = """
-CREATE TEMPORARY TABLE staged_orders (LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMPORARY TABLE staged_deliveries (LIKE deliveries) ON COMMIT DELETE ROWS;
-CREATE TEMPORARY TABLE staged_payments (LIKE payments) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE staged_orders (LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
 """
-_COPY_STAGED_ORDERS = """
-COPY staged_orders (
-    order_uid, track_number, entry, locale, internal_signature, customer_id,
-    delivery_service, shardkey, sm_id, date_created, oof_shard,
-    status, status_changed_at, version, change_seq, content_hash
-) FROM STDIN
+_COPY_ORDERS = f"COPY orders ({ORDER_COLUMNS}) FROM STDIN"
+_COPY_STAGED_ORDERS = f"COPY staged_orders ({ORDER_COLUMNS}) FROM STDIN"
+_UPDATE_FROM_STAGED_ORDERS = """
+UPDATE orders SET
+    track_number = s.track_number, entry = s.entry, locale = s.locale,
+    internal_signature = s.internal_signature, customer_id = s.customer_id,
+    delivery_service = s.delivery_service, shardkey = s.shardkey, sm_id = s.sm_id,
+    date_created = s.date_created, oof_shard = s.oof_shard, status = s.status,
+    status_changed_at = CASE WHEN orders.status = s.status
+                             THEN orders.status_changed_at ELSE s.status_changed_at END,
+    version = s.version, change_seq = s.change_seq, content_hash = s.content_hash,
+    updated_at = now()
+  FROM staged_orders s
+ WHERE orders.order_uid = s.order_uid
 """
-_MERGE_ORDERS = """
-INSERT INTO orders (
-    order_uid, track_number, entry, locale, internal_signature, customer_id,
-    delivery_service, shardkey, sm_id, date_created, oof_shard,
-    status, status_changed_at, version, change_seq, content_hash
-)
-SELECT order_uid, track_number, entry, locale, internal_signature, customer_id,
-       delivery_service, shardkey, sm_id, date_created, oof_shard,
-       status, status_changed_at, version, change_seq, content_hash
-  FROM staged_orders
-ON CONFLICT (order_uid) DO UPDATE SET
-    track_number = excluded.track_number, entry = excluded.entry, locale = excluded.locale,
-    internal_signature = excluded.internal_signature, customer_id = excluded.customer_id,
-    delivery_service = excluded.delivery_service, shardkey = excluded.shardkey,
-    sm_id = excluded.sm_id, date_created = excluded.date_created,
-    oof_shard = excluded.oof_shard, status = excluded.status,
-    status_changed_at = CASE WHEN orders.status = excluded.status
-                             THEN orders.status_changed_at ELSE excluded.status_changed_at END,
-    version = excluded.version, change_seq = excluded.change_seq,
-    content_hash = excluded.content_hash, updated_at = now()
-"""
+_DELETE_REPLACED_PARTS = [
+    f"DELETE FROM {table} WHERE order_uid = ANY(%s)"
+    for table in ("deliveries", "payments", "items")
+]
 _UPDATE_STATUS = """
 UPDATE orders SET status = %s, status_changed_at = %s, version = %s, change_seq = %s,
                   updated_at = now()
  WHERE order_uid = %s
-"""
-_COPY_STAGED_DELIVERIES = """
-COPY staged_deliveries (order_uid, name, phone, zip, city, address, region, email) FROM STDIN
-"""
-_MERGE_DELIVERIES = """
-INSERT INTO deliveries SELECT * FROM staged_deliveries
-ON CONFLICT (order_uid) DO UPDATE SET
-    name = excluded.name, phone = excluded.phone, zip = excluded.zip, city = excluded.city,
-    address = excluded.address, region = excluded.region, email = excluded.email
-"""
-_COPY_STAGED_PAYMENTS = """
-COPY staged_payments (
-    order_uid, transaction, request_id, currency, provider, amount, payment_dt, bank,
-    delivery_cost, goods_total, custom_fee
-) FROM STDIN
-"""
-_MERGE_PAYMENTS = """
-INSERT INTO payments SELECT * FROM staged_payments
-ON CONFLICT (order_uid) DO UPDATE SET
-    transaction = excluded.transaction, request_id = excluded.request_id,
-    currency = excluded.currency, provider = excluded.provider, amount = excluded.amount,
-    payment_dt = excluded.payment_dt, bank = excluded.bank,
-    delivery_cost = excluded.delivery_cost, goods_total = excluded.goods_total,
-    custom_fee = excluded.custom_fee
-"""
-_DELETE_REPLACED_ITEMS = """
-DELETE FROM items WHERE order_uid IN (SELECT order_uid FROM staged_orders)
-"""
-_COPY_ITEMS = """
-COPY items (
-    order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
-    total_price, nm_id, brand, status
-) FROM STDIN
 """
 
 
@@ -198,14 +165,14 @@ async def write_batch(
             await cursor.execute(_ADVANCE_COUNTER, (changes[-1].seq,))
         await _write_orders(cursor, changed, changes)
         await _write_pending(cursor, batch)
-        await _copy_rows(
+        await _copy(
             cursor,
             COPY_EVENTS,
-            (
-                (state.order_uid, status, state.date_created, version)
+            [
+                f"{state.order_uid}\t{status}\t{state.date_created.isoformat()}\t{version}\n"
                 for state in changed
                 for status, version in state.events
-            ),
+            ],
         )
     return WriteResult(changes, batch.rejections, unchanged)
 
@@ -295,20 +262,16 @@ class _Batch:
             )
 
 
-async def _copy_rows(cursor: AsyncCursor, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-    async with cursor.copy(statement) as copy:
-        for row in rows:
-            await copy.write_row(row)
+async def _copy(cursor: AsyncCursor, statement: str, lines: list[str]) -> None:
+    """COPY lines already in the text format, in one write."""
+    if lines:
+        async with cursor.copy(statement) as copy:
+            await copy.write("".join(lines).encode())
 
 
 async def _write_orders(
     cursor: AsyncCursor, changed: Sequence[_OrderState], changes: Sequence[OrderChange]
 ) -> None:
-    with_content = [
-        (state, state.new_content, change)
-        for state, change in zip(changed, changes, strict=True)
-        if state.new_content is not None
-    ]
     status_only = [
         (state, change)
         for state, change in zip(changed, changes, strict=True)
@@ -322,61 +285,42 @@ async def _write_orders(
                 for state, change in status_only
             ],
         )
-    if not with_content:
-        return
-    await _copy_rows(
-        cursor,
-        _COPY_STAGED_ORDERS,
-        (
-            (
-                o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature,
-                o.customer_id, o.delivery_service, o.shardkey, o.sm_id, o.date_created,
-                o.oof_shard, state.status, state.status_changed_at or now, change.version,
-                change.seq, accepted.content_hash,
+    new_heads: list[str] = []
+    replaced_heads: list[str] = []
+    deliveries: list[str] = []
+    payments: list[str] = []
+    items: list[str] = []
+    now = datetime.now(UTC)
+    for state, change in zip(changed, changes, strict=True):
+        accepted = state.new_content
+        if accepted is None:
+            continue
+        order, escape = accepted.order, needs_escaping(accepted.document)
+        heads = replaced_heads if state.exists else new_heads
+        heads.append(
+            order_line(
+                order,
+                state.status,
+                state.status_changed_at or now,
+                change.version,
+                change.seq,
+                accepted.content_hash,
+                escape=escape,
             )
-            for now in (datetime.now(UTC),)
-            for state, accepted, change in with_content
-            for o in (accepted.order,)
-        ),
-    )  # fmt: skip
-    await cursor.execute(_MERGE_ORDERS)
-    documents = [accepted.order for _, accepted, _ in with_content]
-    await _copy_rows(
-        cursor,
-        _COPY_STAGED_DELIVERIES,
-        (
-            (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
-            for o in documents
-            for d in (o.delivery,)
-        ),
-    )
-    await cursor.execute(_MERGE_DELIVERIES)
-    await _copy_rows(
-        cursor,
-        _COPY_STAGED_PAYMENTS,
-        (
-            (
-                o.order_uid, p.transaction, p.request_id, p.currency, p.provider, p.amount,
-                p.payment_dt, p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-            )
-            for o in documents
-            for p in (o.payment,)
-        ),
-    )  # fmt: skip
-    await cursor.execute(_MERGE_PAYMENTS)
-    await cursor.execute(_DELETE_REPLACED_ITEMS)
-    await _copy_rows(
-        cursor,
-        _COPY_ITEMS,
-        (
-            (
-                o.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid, i.name,
-                i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
-            )
-            for o in documents
-            for position, i in enumerate(o.items)
-        ),
-    )  # fmt: skip
+        )
+        deliveries.append(delivery_line(order, escape=escape))
+        payments.append(payment_line(order, escape=escape))
+        items.extend(item_lines(order, escape=escape))
+    if replaced_heads:
+        replaced = [state.order_uid for state in changed if state.exists and state.new_content]
+        for statement in _DELETE_REPLACED_PARTS:
+            await cursor.execute(statement, (replaced,))
+        await _copy(cursor, _COPY_STAGED_ORDERS, replaced_heads)
+        await cursor.execute(_UPDATE_FROM_STAGED_ORDERS)
+    await _copy(cursor, _COPY_ORDERS, new_heads)
+    await _copy(cursor, COPY_DELIVERIES, deliveries)
+    await _copy(cursor, COPY_PAYMENTS, payments)
+    await _copy(cursor, COPY_ITEMS, items)
 
 
 async def _write_pending(cursor: AsyncCursor, batch: _Batch) -> None:

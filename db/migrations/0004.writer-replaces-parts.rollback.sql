@@ -1,0 +1,1 @@
+REVOKE DELETE ON deliveries, payments FROM order_writer;
