@@ -31,7 +31,7 @@ Percent = Annotated[int, Meta(ge=0, le=100)]
 OrderStatus = Literal["created", "cancelled", "completed"]
 
 
-class Delivery(msgspec.Struct, forbid_unknown_fields=True):
+class Delivery(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     name: ShortText
     phone: Phone
     zip: ShortText
@@ -41,7 +41,7 @@ class Delivery(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
 
 
-class Payment(msgspec.Struct, forbid_unknown_fields=True):
+class Payment(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     transaction: ShortText
     request_id: ShortText
     currency: CurrencyCode
@@ -54,7 +54,7 @@ class Payment(msgspec.Struct, forbid_unknown_fields=True):
     custom_fee: Money
 
 
-class Item(msgspec.Struct, forbid_unknown_fields=True):
+class Item(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     chrt_id: Count
     track_number: ShortText
     price: Money
@@ -68,7 +68,7 @@ class Item(msgspec.Struct, forbid_unknown_fields=True):
     status: Count
 
 
-class Order(msgspec.Struct, forbid_unknown_fields=True):
+class Order(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     order_uid: OrderUid
     track_number: ShortText
     entry: ShortText
@@ -85,7 +85,7 @@ class Order(msgspec.Struct, forbid_unknown_fields=True):
     oof_shard: ShortText
 
 
-class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
+class StatusChange(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A message of the `order-status` topic."""
 
     order_uid: OrderUid
