@@ -9,8 +9,10 @@ replay is harmless because unchanged content and repeated statuses are no-ops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -49,6 +51,13 @@ TRANSIENT_DATABASE_ERRORS = (
 )
 
 
+@dataclass(slots=True)
+class _ValidatedBatch:
+    orders: list[AcceptedOrder] = field(default_factory=list)
+    statuses: list[AcceptedStatus] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
 class StopRequested(Exception):
     """The service is stopping while a batch waits for the database."""
 
@@ -79,20 +88,53 @@ class OrderIngestor:
         self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted."""
-        self._stop = stop
-        while not stop.is_set():
-            batch = await self._consumer.getmany(
-                timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
-            )
-            if batch:
-                try:
-                    await self.process(batch)
-                except StopRequested:
-                    log.info("stopping with a batch unwritten: it is replayed on restart")
-                    return
+        """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted.
 
-    async def process(self, batch: Batch) -> None:
+        Two batches are in hand at once: while one is written, which mostly waits on
+        PostgreSQL, the next is fetched and validated. Writes, offset commits and
+        announcements still happen one batch after the other, in order.
+        """
+        self._stop = stop
+        writing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
+                )
+                if writing is not None and writing.done():
+                    await writing  # raises what the write raised
+                    writing = None
+                if batch:
+                    validated = self._validate(batch)
+                    if writing is not None:
+                        # The next write starts only once this one is committed.
+                        await writing
+                    writing = asyncio.create_task(self._store(batch, validated))
+            if writing is not None:
+                await writing
+        except StopRequested:
+            log.info("stopping with a batch unwritten: it is replayed on restart")
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopRequested):
+                    await writing
+
+    def _validate(self, batch: Batch) -> _ValidatedBatch:
+        validated = _ValidatedBatch()
+        for partition_records in batch.values():
+            for record in partition_records:
+                outcome = validate_record(record, self._max_message_bytes)
+                if isinstance(outcome, AcceptedOrder):
+                    validated.orders.append(outcome)
+                elif isinstance(outcome, AcceptedStatus):
+                    validated.statuses.append(outcome)
+                else:
+                    validated.rejected.append(outcome)
+        return validated
+
+    async def _store(self, batch: Batch, validated: _ValidatedBatch) -> None:
+        """Dead-letter the rejects, write the rest, commit the offsets, announce."""
         records = [record for partition_records in batch.values() for record in partition_records]
         with (
             tracer.start_as_current_span(
@@ -101,20 +143,8 @@ class OrderIngestor:
             metrics.BATCH_SECONDS.time(),
         ):
             span.set_attribute("messaging.batch.message_count", len(records))
-            orders: list[AcceptedOrder] = []
-            statuses: list[AcceptedStatus] = []
-            rejected: list[Rejection] = []
-            for record in records:
-                outcome = validate_record(record, self._max_message_bytes)
-                if isinstance(outcome, AcceptedOrder):
-                    orders.append(outcome)
-                elif isinstance(outcome, AcceptedStatus):
-                    statuses.append(outcome)
-                else:
-                    rejected.append(outcome)
-
-            await self._dead_letter(rejected)
-            result = await self._write(orders, statuses)
+            await self._dead_letter(validated.rejected)
+            result = await self._write(validated.orders, validated.statuses)
             await self._dead_letter(result.rejections)
             metrics.ORDERS_WRITTEN.inc(len(result.changes))
             metrics.ORDERS_UNCHANGED.inc(result.unchanged)
