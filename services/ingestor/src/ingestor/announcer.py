@@ -4,6 +4,10 @@ document when only the status changed: replicas then drop their copy and re-read
 
 Redis pub/sub is at-most-once, so a failed announcement is logged and dropped:
 replicas notice the hole in the change sequence and resync from PostgreSQL.
+
+A batch's messages are published by one small Lua script per chunk rather than one
+PUBLISH each: subscribers see the same messages, in order, and the ingestor spends a
+fraction of the time building commands and reading replies.
 """
 
 from __future__ import annotations
@@ -23,32 +27,43 @@ from order_shared.topics import CHANGES_CHANNEL
 log = logging.getLogger(__name__)
 
 
+_PUBLISH_EACH = """
+for index = 2, #ARGV do
+    redis.call('PUBLISH', ARGV[1], ARGV[index])
+end
+return #ARGV - 1
+"""
+# Redis runs a script alone: a bounded chunk keeps other clients' wait short.
+_MESSAGES_PER_SCRIPT = 500
+
+
 class ChangeAnnouncer:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._publish_each = redis.register_script(_PUBLISH_EACH)
 
     async def announce(self, changes: Sequence[OrderChange]) -> bool:
         """Publish every change; False if Redis could not take them."""
         if not changes:
             return True
         batch_traceparent = current_traceparent()
-        pipeline = self._redis.pipeline(transaction=False)
-        for change in changes:
-            pipeline.publish(
-                CHANGES_CHANNEL,
-                encode_announcement(
-                    ChangeAnnouncement(
-                        order_uid=change.order_uid,
-                        version=change.version,
-                        seq=change.seq,
-                        status=change.status,
-                        order=msgspec.Raw(change.document or b"null"),
-                        traceparent=change.traceparent or batch_traceparent,
-                    )
-                ),
+        messages = [
+            encode_announcement(
+                ChangeAnnouncement(
+                    order_uid=change.order_uid,
+                    version=change.version,
+                    seq=change.seq,
+                    status=change.status,
+                    order=msgspec.Raw(change.document or b"null"),
+                    traceparent=change.traceparent or batch_traceparent,
+                )
             )
+            for change in changes
+        ]
         try:
-            await pipeline.execute()
+            for start in range(0, len(messages), _MESSAGES_PER_SCRIPT):
+                chunk = messages[start : start + _MESSAGES_PER_SCRIPT]
+                await self._publish_each(args=[CHANGES_CHANNEL, *chunk])
         except (RedisError, OSError) as error:
             log.warning(
                 "could not announce %d changes (seq %d..%d): %s; replicas will resync",
