@@ -28,6 +28,7 @@ class Message:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # where it was read from; a message to publish has none
 
 
 def publish(bootstrap: str, topic: str, messages: list[Message]) -> None:
@@ -101,7 +102,7 @@ def read_from(
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     found.extend(
-                        Message(r.key, r.value, tuple(r.headers or ()))
+                        Message(r.key, r.value, tuple(r.headers or ()), r.partition)
                         for r in records
                         if key is None or r.key == key
                     )

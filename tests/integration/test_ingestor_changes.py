@@ -7,6 +7,7 @@ import json
 import random
 
 import msgspec
+from aiokafka.partitioner import DefaultPartitioner
 
 from order_shared.events import decode_event
 from order_shared.model import encode_order
@@ -190,6 +191,45 @@ def test_unsent_outbox_rows_are_published_and_marked_sent(
     )
     event = decode_event(published.value)
     assert (event.order_id, event.status, event.version) == ("left-behind-1", "created", 7)
+
+
+def test_each_orders_events_are_in_order_on_the_partition_its_key_hashes_to(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    orders = [generate_order(random.Random(6100 + n)) for n in range(12)]
+    events_start = end_offsets(servers.kafka_bootstrap, ORDER_EVENTS)
+    publish(
+        servers.kafka_bootstrap,
+        ORDERS,
+        [Message(o.order_uid.encode(), encode_order(o)) for o in orders],
+    )
+    publish(
+        servers.kafka_bootstrap,
+        ORDER_STATUS,
+        [status_message(o.order_uid, "completed") for o in orders[::2]],
+    )
+
+    uids = {o.order_uid.encode() for o in orders}
+
+    def our_events() -> list[Message]:
+        read = read_from(servers.kafka_bootstrap, ORDER_EVENTS, events_start, count=18)
+        found = [event for event in read if event.key in uids]
+        assert len(found) == 18  # a creation for each order, a completion for six
+        return found
+
+    events = eventually(our_events, timeout=40)
+
+    partitions = sorted(events_start)
+    by_order: dict[bytes, list[tuple[int | None, int]]] = {}
+    for event in events:
+        by_order.setdefault(event.key, []).append(
+            (event.partition, decode_event(event.value).version)
+        )
+    for key, placed in by_order.items():
+        expected_partition = DefaultPartitioner()(key, partitions, partitions)
+        assert [partition for partition, _ in placed] == [expected_partition] * len(placed)
+        assert [version for _, version in placed] == list(range(1, len(placed) + 1))
+    assert len({partition for placed in by_order.values() for partition, _ in placed}) > 1
 
 
 def test_the_producers_trace_context_reaches_the_announcement(

@@ -4,6 +4,10 @@ each change, and the relay publishes unsent rows to Kafka `order-events`.
 The relay marks rows sent only after the broker acknowledged them, in the transaction
 that claimed them. A crash between the two repeats an event; none is ever lost, and
 every event carries the order's version so consumers can drop repeats.
+
+Claimed rows are packed into one record batch per partition, keyed by order_uid and
+partitioned as Kafka's default partitioner does, so each order's events stay in order
+on one partition; this costs a fraction of a `send` per event.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from psycopg_pool import AsyncConnectionPool
 
 from ingestor import metrics
@@ -33,6 +40,7 @@ DELETE FROM order_events WHERE published_at < now() - make_interval(secs => %s)
 """
 
 _RETRY_SECONDS = 1.0
+_partition_of = DefaultPartitioner()
 
 
 class OutboxRelay:
@@ -80,18 +88,37 @@ class OutboxRelay:
             rows = await cursor.fetchall()
             if not rows:
                 return 0
-            deliveries = [
-                await self._producer.send(
-                    ORDER_EVENTS,
-                    key=order_uid.encode(),
-                    value=encode_event(OrderEvent(order_uid, status, created_at, version)),
+            await self._publish(
+                (
+                    order_uid.encode(),
+                    encode_event(OrderEvent(order_uid, status, created_at, version)),
                 )
                 for _, order_uid, status, created_at, version in rows
-            ]
-            await asyncio.gather(*deliveries)
+            )
             await connection.execute(_MARK_SENT, ([row[0] for row in rows],))
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         return len(rows)
+
+    async def _publish(self, events: Iterable[tuple[bytes, bytes]]) -> None:
+        """Publish (key, value) events and wait until the broker has acknowledged each."""
+        partitions = sorted(await self._producer.partitions_for(ORDER_EVENTS))
+        filling: dict[int, BatchBuilder] = {}
+        deliveries = []
+        for key, value in events:
+            partition = _partition_of(key, partitions, partitions)
+            batch = filling.get(partition)
+            if batch is not None and batch.append(key=key, value=value, timestamp=None):
+                continue
+            if batch is not None:  # full: send it and start the next
+                deliveries.append(await self._send(batch, partition))
+            batch = filling[partition] = self._producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)  # a batch takes its first always
+        for partition, batch in filling.items():
+            deliveries.append(await self._send(batch, partition))
+        await asyncio.gather(*deliveries)
+
+    async def _send(self, batch: BatchBuilder, partition: int) -> asyncio.Future:
+        return await self._producer.send_batch(batch, ORDER_EVENTS, partition=partition)
 
     async def _purge_sent(self) -> None:
         async with self._pool.connection() as connection:
