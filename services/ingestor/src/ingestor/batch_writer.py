@@ -23,11 +23,7 @@ from ingestor.order_rows import (
     COPY_ITEMS,
     COPY_PAYMENTS,
     ORDER_COLUMNS,
-    delivery_line,
-    item_lines,
-    needs_escaping,
     order_line,
-    payment_line,
 )
 from ingestor.outbox import COPY_EVENTS
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
@@ -295,22 +291,22 @@ async def _write_orders(
         accepted = state.new_content
         if accepted is None:
             continue
-        order, escape = accepted.order, needs_escaping(accepted.document)
+        parts = accepted.part_lines
         heads = replaced_heads if state.exists else new_heads
         heads.append(
             order_line(
-                order,
+                accepted.order,
                 state.status,
                 state.status_changed_at or now,
                 change.version,
                 change.seq,
                 accepted.content_hash,
-                escape=escape,
+                escape=parts.escape,
             )
         )
-        deliveries.append(delivery_line(order, escape=escape))
-        payments.append(payment_line(order, escape=escape))
-        items.extend(item_lines(order, escape=escape))
+        deliveries.append(parts.delivery)
+        payments.append(parts.payment)
+        items.extend(parts.items)
     if replaced_heads:
         replaced = [state.order_uid for state in changed if state.exists and state.new_content]
         for statement in _DELETE_REPLACED_PARTS:

@@ -1,6 +1,6 @@
-"""Batch validation: every consumed record becomes an accepted order, an accepted status
-change, or a rejection with a reason. Nothing is dropped: a rejection goes to the
-dead-letter topic."""
+"""Batch validation: every consumed record becomes an accepted order (with what its write
+needs: the canonical document, its hash, its rows), an accepted status change, or a
+rejection with a reason. Nothing is dropped: a rejection goes to the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
+from ingestor.order_rows import PartLines, part_lines
 from order_shared.model import (
     Order,
     StatusChange,
@@ -32,6 +33,7 @@ class AcceptedOrder:
     order: Order
     document: bytes
     content_hash: bytes
+    part_lines: PartLines
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,9 @@ def _validate_order(record: ConsumerRecord) -> AcceptedOrder | Rejection:
     document = encode_order(order)
     if b"\\u0000" in document and _NUL_ESCAPE.search(document):
         return Rejection(record, "SchemaViolation", "a string holds a NUL character (\\u0000)")
-    return AcceptedOrder(record, order, document, hashlib.sha256(document).digest())
+    return AcceptedOrder(
+        record, order, document, hashlib.sha256(document).digest(), part_lines(order, document)
+    )
 
 
 def _validate_status(record: ConsumerRecord) -> AcceptedStatus | Rejection:
