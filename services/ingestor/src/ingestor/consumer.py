@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanLimits
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from tenacity import (
     AsyncRetrying,
@@ -29,7 +30,7 @@ from tenacity import (
 
 from ingestor import metrics
 from ingestor.announcer import ChangeAnnouncer
-from ingestor.batch_writer import WriteResult, write_batch
+from ingestor.batch_writer import OrderChange, WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
@@ -56,6 +57,12 @@ class _ValidatedBatch:
     orders: list[AcceptedOrder] = field(default_factory=list)
     statuses: list[AcceptedStatus] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+
+
+# Validation yields to the event loop this often: about a millisecond of work.
+_YIELD_EVERY_RECORDS = 64
+# A span keeps this many links and drops the rest: reading more trace headers is waste.
+_MAX_LINKS = SpanLimits().max_links or 128
 
 
 class StopRequested(Exception):
@@ -86,13 +93,14 @@ class OrderIngestor:
         self._max_message_bytes = max_message_bytes
         self._failpoint_pause = failpoint_pause_before_offset_commit
         self._stop = asyncio.Event()
+        self._announcing: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted.
 
-        Two batches are in hand at once: while one is written, which mostly waits on
-        PostgreSQL, the next is fetched and validated. Writes, offset commits and
-        announcements still happen one batch after the other, in order.
+        Batches go through in a pipeline: while one is written, which mostly waits on
+        PostgreSQL, the next is fetched and validated and the one before is announced.
+        Writes, offset commits and announcements each still happen in batch order.
         """
         self._stop = stop
         writing: asyncio.Task[None] | None = None
@@ -105,7 +113,7 @@ class OrderIngestor:
                     await writing  # raises what the write raised
                     writing = None
                 if batch:
-                    validated = self._validate(batch)
+                    validated = await self._validate(batch)
                     if writing is not None:
                         # The next write starts only once this one is committed.
                         await writing
@@ -119,11 +127,15 @@ class OrderIngestor:
                 writing.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopRequested):
                     await writing
+            await self._announced()  # what was committed is announced before the exit
 
-    def _validate(self, batch: Batch) -> _ValidatedBatch:
+    async def _validate(self, batch: Batch) -> _ValidatedBatch:
         validated = _ValidatedBatch()
         for partition_records in batch.values():
-            for record in partition_records:
+            for index, record in enumerate(partition_records, start=1):
+                if index % _YIELD_EVERY_RECORDS == 0:
+                    # Let the write in flight take its database replies as they come.
+                    await asyncio.sleep(0)
                 outcome = validate_record(record, self._max_message_bytes)
                 if isinstance(outcome, AcceptedOrder):
                     validated.orders.append(outcome)
@@ -154,8 +166,19 @@ class OrderIngestor:
             await self._commit(batch)
             if result.changes:
                 self._relay.wake()
-                if not await self._announcer.announce(result.changes):
-                    metrics.ANNOUNCE_FAILURES.inc()
+                # Announced while the next batch is written; one announcement at a time
+                # keeps them in sequence order.
+                await self._announced()
+                self._announcing = asyncio.create_task(self._announce(result.changes))
+
+    async def _announce(self, changes: Sequence[OrderChange]) -> None:
+        if not await self._announcer.announce(changes):
+            metrics.ANNOUNCE_FAILURES.inc()
+
+    async def _announced(self) -> None:
+        if self._announcing is not None:
+            await self._announcing
+            self._announcing = None
 
     async def _dead_letter(self, rejections: Sequence[Rejection]) -> None:
         """Publish the rejections, waiting out a broker that is away: the offsets behind
@@ -269,8 +292,11 @@ class OrderIngestor:
 
 
 def _trace_links(records: Sequence[ConsumerRecord]) -> list[trace.Link]:
-    links = []
+    """Links to the traces of the batch's messages, as many as a span keeps."""
+    links: list[trace.Link] = []
     for record in records:
+        if len(links) == _MAX_LINKS:
+            break
         context = trace.get_current_span(context_from_headers(record.headers)).get_span_context()
         if context.is_valid:
             links.append(trace.Link(context))
