@@ -10,7 +10,7 @@ A status change for an order not yet seen waits in `pending_status_changes`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,7 +23,7 @@ from ingestor.order_rows import (
     COPY_ITEMS,
     COPY_PAYMENTS,
     ORDER_COLUMNS,
-    order_line,
+    head_line,
 )
 from ingestor.outbox import COPY_EVENTS
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
@@ -75,18 +75,21 @@ class _OrderState:
 
 _LOCK_COUNTER = "SELECT last_seq FROM change_counter FOR UPDATE"
 _ADVANCE_COUNTER = "UPDATE change_counter SET last_seq = %s"
+# What PostgreSQL holds of the batch's orders: the order itself, a status waiting for it,
+# or neither. One statement, with the ids as one array literal (see _id_array).
 _CURRENT_STATES = """
-SELECT order_uid, version, status, content_hash, date_created
-  FROM orders WHERE order_uid = ANY(%s)
-"""
-_PENDING_STATUSES = """
-SELECT order_uid, status, changed_at FROM pending_status_changes WHERE order_uid = ANY(%s)
+SELECT u.order_uid, o.version, o.status, o.content_hash, o.date_created,
+       p.status, p.changed_at
+  FROM unnest(%s::text[]) AS u (order_uid)
+  LEFT JOIN orders o ON o.order_uid = u.order_uid
+  LEFT JOIN pending_status_changes p ON p.order_uid = u.order_uid
+ WHERE o.order_uid IS NOT NULL OR p.order_uid IS NOT NULL
 """
 _INSERT_PENDING = """
 INSERT INTO pending_status_changes (order_uid, status, changed_at) VALUES (%s, %s, %s)
 ON CONFLICT (order_uid) DO NOTHING
 """
-_DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s)"
+_DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s::text[])"
 # A new order's rows go straight into the tables with COPY. For an order whose content
 # changed, its parts are deleted and copied anew, and its head row is updated from a
 # temporary staging table: both far cheaper than a statement per row.
@@ -109,7 +112,7 @@ UPDATE orders SET
  WHERE orders.order_uid = s.order_uid
 """
 _DELETE_REPLACED_PARTS = [
-    f"DELETE FROM {table} WHERE order_uid = ANY(%s)"
+    f"DELETE FROM {table} WHERE order_uid = ANY(%s::text[])"
     for table in ("deliveries", "payments", "items")
 ]
 _UPDATE_STATUS = """
@@ -176,18 +179,33 @@ async def write_batch(
 async def _load_states(
     cursor: AsyncCursor, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
 ) -> tuple[dict[str, _OrderState], dict[str, tuple[OrderStatus, datetime]]]:
-    uids = list(
-        {accepted.order.order_uid for accepted in orders}
-        | {accepted.change.order_uid for accepted in statuses}
-    )
-    await cursor.execute(_CURRENT_STATES, (uids,))
-    states = {
-        uid: _OrderState(uid, True, version, status, bytes(content_hash), date_created)
-        for uid, version, status, content_hash, date_created in await cursor.fetchall()
+    uids = {accepted.order.order_uid for accepted in orders} | {
+        accepted.change.order_uid for accepted in statuses
     }
-    await cursor.execute(_PENDING_STATUSES, (uids,))
-    pending = {uid: (status, changed_at) for uid, status, changed_at in await cursor.fetchall()}
+    await cursor.execute(_CURRENT_STATES, (_id_array(uids),))
+    states: dict[str, _OrderState] = {}
+    pending: dict[str, tuple[OrderStatus, datetime]] = {}
+    for (
+        uid,
+        version,
+        status,
+        content_hash,
+        date_created,
+        waiting,
+        changed_at,
+    ) in await cursor.fetchall():
+        if version is not None:
+            states[uid] = _OrderState(uid, True, version, status, bytes(content_hash), date_created)
+        if waiting is not None:
+            pending[uid] = (waiting, changed_at)
     return states, pending
+
+
+def _id_array(order_uids: Iterable[str]) -> str:
+    """The ids as a PostgreSQL array literal. An order_uid is letters, digits, `_` and `-`
+    (the model's pattern), so none needs quoting; psycopg's adaptation of a list, item by
+    item, took 3 ms for a batch's 2,000 ids."""
+    return "{" + ",".join(order_uids) + "}"
 
 
 class _Batch:
@@ -286,31 +304,22 @@ async def _write_orders(
     deliveries: list[str] = []
     payments: list[str] = []
     items: list[str] = []
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).isoformat()
     for state, change in zip(changed, changes, strict=True):
         accepted = state.new_content
         if accepted is None:
             continue
-        parts = accepted.part_lines
+        lines = accepted.lines
+        changed_at = state.status_changed_at.isoformat() if state.status_changed_at else now
         heads = replaced_heads if state.exists else new_heads
-        heads.append(
-            order_line(
-                accepted.order,
-                state.status,
-                state.status_changed_at or now,
-                change.version,
-                change.seq,
-                accepted.content_hash,
-                escape=parts.escape,
-            )
-        )
-        deliveries.append(parts.delivery)
-        payments.append(parts.payment)
-        items.extend(parts.items)
+        heads.append(head_line(lines, state.status, changed_at, change.version, change.seq))
+        deliveries.append(lines.delivery)
+        payments.append(lines.payment)
+        items.extend(lines.items)
     if replaced_heads:
         replaced = [state.order_uid for state in changed if state.exists and state.new_content]
         for statement in _DELETE_REPLACED_PARTS:
-            await cursor.execute(statement, (replaced,))
+            await cursor.execute(statement, (_id_array(replaced),))
         await _copy(cursor, _COPY_STAGED_ORDERS, replaced_heads)
         await cursor.execute(_UPDATE_FROM_STAGED_ORDERS)
     await _copy(cursor, _COPY_ORDERS, new_heads)
@@ -323,4 +332,4 @@ async def _write_pending(cursor: AsyncCursor, batch: _Batch) -> None:
     if batch.new_pending:
         await cursor.executemany(_INSERT_PENDING, batch.new_pending)
     if batch.consumed_pending:
-        await cursor.execute(_DELETE_PENDING, (batch.consumed_pending,))
+        await cursor.execute(_DELETE_PENDING, (_id_array(batch.consumed_pending),))

@@ -9,14 +9,13 @@ adapting every value separately was the largest part of the ingestor's CPU time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from order_shared.model import Order, OrderStatus
 
 ORDER_COLUMNS = """
     order_uid, track_number, entry, locale, internal_signature, customer_id,
-    delivery_service, shardkey, sm_id, date_created, oof_shard,
-    status, status_changed_at, version, change_seq, content_hash
+    delivery_service, shardkey, sm_id, date_created, oof_shard, content_hash,
+    status, status_changed_at, version, change_seq
 """
 COPY_DELIVERIES = """
 COPY deliveries (order_uid, name, phone, zip, city, address, region, email) FROM STDIN
@@ -34,31 +33,41 @@ COPY items (
 ) FROM STDIN
 """
 
-_ORDER_LINE = "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t\\\\x%s\n"
+# A head row starts with the order's content, known at validation, and ends with its
+# status, version and sequence number, known only in the write.
+_ORDER_CONTENT = "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\\\\x%s\t"
+_ORDER_STATE = "%s\t%s\t%d\t%d\n"
 _DELIVERY_LINE = "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n"
 _PAYMENT_LINE = "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\n"
 _ITEM_LINE = "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%d\n"
 
 
 @dataclass(frozen=True, slots=True)
-class PartLines:
-    """An order's lines for `deliveries`, `payments` and `items`. They are made while the
-    order is validated, so the write, which holds the change counter's lock, need not."""
+class OrderLines:
+    """An order's lines, made while it is validated so that the write, which holds the
+    change counter's lock, need not: all but the end of its head row."""
 
-    escape: bool
+    head_start: str
     delivery: str
     payment: str
     items: list[str]
 
 
-def part_lines(order: Order, document: bytes) -> PartLines:
+def order_lines(order: Order, document: bytes, content_hash: bytes) -> OrderLines:
     escape = needs_escaping(document)
-    return PartLines(
-        escape,
+    return OrderLines(
+        head_start(order, content_hash, escape=escape),
         delivery_line(order, escape=escape),
         payment_line(order, escape=escape),
         item_lines(order, escape=escape),
     )
+
+
+def head_line(
+    lines: OrderLines, status: OrderStatus, status_changed_at: str, version: int, change_seq: int
+) -> str:
+    """The order's head row, given its state after the write; the time in ISO 8601."""
+    return lines.head_start + _ORDER_STATE % (status, status_changed_at, version, change_seq)
 
 
 def needs_escaping(document: bytes) -> bool:
@@ -70,24 +79,14 @@ def needs_escaping(document: bytes) -> bool:
     return b"\\" in document
 
 
-def order_line(
-    order: Order,
-    status: OrderStatus,
-    status_changed_at: datetime,
-    version: int,
-    change_seq: int,
-    content_hash: bytes,
-    *,
-    escape: bool,
-) -> str:
+def head_start(order: Order, content_hash: bytes, *, escape: bool) -> str:
     o = order
     return _format(
-        _ORDER_LINE,
+        _ORDER_CONTENT,
         (
             o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature,
             o.customer_id, o.delivery_service, o.shardkey, o.sm_id, o.date_created.isoformat(),
-            o.oof_shard, status, status_changed_at.isoformat(), version, change_seq,
-            content_hash.hex(),
+            o.oof_shard, content_hash.hex(),
         ),
         escape,
     )  # fmt: skip

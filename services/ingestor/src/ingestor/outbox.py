@@ -1,9 +1,9 @@
 """The transactional outbox: an `order_events` row is written in the same transaction as
 each change, and the relay publishes unsent rows to Kafka `order-events`.
 
-The relay marks rows sent only after the broker acknowledged them, in the transaction
-that claimed them. A crash between the two repeats an event; none is ever lost, and
-every event carries the order's version so consumers can drop repeats.
+The relay marks rows sent in the transaction that claims them, and commits it only
+after the broker acknowledged them. A crash between the two repeats an event; none is
+ever lost, and every event carries the order's version so consumers can drop repeats.
 
 Claimed rows are packed into one record batch per partition, keyed by order_uid and
 partitioned as Kafka's default partitioner does, so each order's events stay in order
@@ -29,12 +29,17 @@ from order_shared.topics import ORDER_EVENTS
 log = logging.getLogger(__name__)
 
 COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
-# SKIP LOCKED lets several ingestors relay side by side without sending a row twice.
-_CLAIM_UNSENT = """
-SELECT id, order_uid, status, created_at, version FROM order_events
- WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+# Claims the oldest unsent rows and marks them sent, in a transaction that commits only
+# once the broker has them: if publishing fails, the rollback leaves them unsent. SKIP
+# LOCKED lets several ingestors relay side by side without sending a row twice.
+_CLAIM_AND_MARK_SENT = """
+WITH claimed AS (
+    SELECT id FROM order_events
+     WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+)
+UPDATE order_events SET published_at = now() FROM claimed WHERE order_events.id = claimed.id
+RETURNING order_events.id, order_uid, status, created_at, version
 """
-_MARK_SENT = "UPDATE order_events SET published_at = now() WHERE id = ANY(%s)"
 _PURGE_SENT = """
 DELETE FROM order_events WHERE published_at < now() - make_interval(secs => %s)
 """
@@ -84,8 +89,8 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish up to one batch of unsent events; return how many were sent."""
         async with self._pool.connection() as connection, connection.transaction():
-            cursor = await connection.execute(_CLAIM_UNSENT, (self._batch_size,))
-            rows = await cursor.fetchall()
+            cursor = await connection.execute(_CLAIM_AND_MARK_SENT, (self._batch_size,))
+            rows = sorted(await cursor.fetchall())  # in id order, as they were written
             if not rows:
                 return 0
             await self._publish(
@@ -95,7 +100,6 @@ class OutboxRelay:
                 )
                 for _, order_uid, status, created_at, version in rows
             )
-            await connection.execute(_MARK_SENT, ([row[0] for row in rows],))
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         return len(rows)
 

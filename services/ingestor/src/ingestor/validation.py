@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
-from ingestor.order_rows import PartLines, part_lines
+from ingestor.order_rows import OrderLines, order_lines
 from order_shared.model import (
     Order,
     StatusChange,
@@ -33,7 +33,7 @@ class AcceptedOrder:
     order: Order
     document: bytes
     content_hash: bytes
-    part_lines: PartLines
+    lines: OrderLines
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +99,9 @@ def _validate_order(record: ConsumerRecord) -> AcceptedOrder | Rejection:
     document = encode_order(order)
     if b"\\u0000" in document and _NUL_ESCAPE.search(document):
         return Rejection(record, "SchemaViolation", "a string holds a NUL character (\\u0000)")
+    content_hash = hashlib.sha256(document).digest()
     return AcceptedOrder(
-        record, order, document, hashlib.sha256(document).digest(), part_lines(order, document)
+        record, order, document, content_hash, order_lines(order, document, content_hash)
     )
 
 
