@@ -75,15 +75,15 @@ class _OrderState:
 
 _LOCK_COUNTER = "SELECT last_seq FROM change_counter FOR UPDATE"
 _ADVANCE_COUNTER = "UPDATE change_counter SET last_seq = %s"
-# What PostgreSQL holds of the batch's orders: the order itself, a status waiting for it,
-# or neither. One statement, with the ids as one array literal (see _id_array).
+# What PostgreSQL holds of the batch's orders, and the statuses waiting for them. The ids
+# are passed as one array literal (see _id_array).
 _CURRENT_STATES = """
-SELECT u.order_uid, o.version, o.status, o.content_hash, o.date_created,
-       p.status, p.changed_at
-  FROM unnest(%s::text[]) AS u (order_uid)
-  LEFT JOIN orders o ON o.order_uid = u.order_uid
-  LEFT JOIN pending_status_changes p ON p.order_uid = u.order_uid
- WHERE o.order_uid IS NOT NULL OR p.order_uid IS NOT NULL
+SELECT order_uid, version, status, content_hash, date_created
+  FROM orders WHERE order_uid = ANY(%s::text[])
+"""
+_PENDING_STATUSES = """
+SELECT order_uid, status, changed_at FROM pending_status_changes
+ WHERE order_uid = ANY(%s::text[])
 """
 _INSERT_PENDING = """
 INSERT INTO pending_status_changes (order_uid, status, changed_at) VALUES (%s, %s, %s)
@@ -182,22 +182,14 @@ async def _load_states(
     uids = {accepted.order.order_uid for accepted in orders} | {
         accepted.change.order_uid for accepted in statuses
     }
-    await cursor.execute(_CURRENT_STATES, (_id_array(uids),))
-    states: dict[str, _OrderState] = {}
-    pending: dict[str, tuple[OrderStatus, datetime]] = {}
-    for (
-        uid,
-        version,
-        status,
-        content_hash,
-        date_created,
-        waiting,
-        changed_at,
-    ) in await cursor.fetchall():
-        if version is not None:
-            states[uid] = _OrderState(uid, True, version, status, bytes(content_hash), date_created)
-        if waiting is not None:
-            pending[uid] = (waiting, changed_at)
+    ids = _id_array(uids)
+    await cursor.execute(_CURRENT_STATES, (ids,))
+    states = {
+        uid: _OrderState(uid, True, version, status, bytes(content_hash), date_created)
+        for uid, version, status, content_hash, date_created in await cursor.fetchall()
+    }
+    await cursor.execute(_PENDING_STATUSES, (ids,))
+    pending = {uid: (status, changed_at) for uid, status, changed_at in await cursor.fetchall()}
     return states, pending
 
 
