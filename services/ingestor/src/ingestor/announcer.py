@@ -47,23 +47,22 @@ class ChangeAnnouncer:
         if not changes:
             return True
         batch_traceparent = current_traceparent()
-        messages = [
-            encode_announcement(
-                ChangeAnnouncement(
-                    order_uid=change.order_uid,
-                    version=change.version,
-                    seq=change.seq,
-                    status=change.status,
-                    order=msgspec.Raw(change.document or b"null"),
-                    traceparent=change.traceparent or batch_traceparent,
-                )
-            )
-            for change in changes
-        ]
         try:
-            for start in range(0, len(messages), _MESSAGES_PER_SCRIPT):
-                chunk = messages[start : start + _MESSAGES_PER_SCRIPT]
-                await self._publish_each(args=[CHANGES_CHANNEL, *chunk])
+            for start in range(0, len(changes), _MESSAGES_PER_SCRIPT):
+                messages = [
+                    encode_announcement(
+                        ChangeAnnouncement(
+                            order_uid=change.order_uid,
+                            version=change.version,
+                            seq=change.seq,
+                            status=change.status,
+                            order=msgspec.Raw(change.document or b"null"),
+                            traceparent=change.traceparent or batch_traceparent,
+                        )
+                    )
+                    for change in changes[start : start + _MESSAGES_PER_SCRIPT]
+                ]
+                await self._publish_each(args=[CHANGES_CHANNEL, *messages])
         except (RedisError, OSError) as error:
             log.warning(
                 "could not announce %d changes (seq %d..%d): %s; replicas will resync",

@@ -46,6 +46,7 @@ DELETE FROM order_events WHERE published_at < now() - make_interval(secs => %s)
 
 _RETRY_SECONDS = 1.0
 _partition_of = DefaultPartitioner()
+_YIELD_EVERY_EVENTS = 128
 
 
 class OutboxRelay:
@@ -54,7 +55,7 @@ class OutboxRelay:
         pool: AsyncConnectionPool,
         producer: AIOKafkaProducer,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_seconds: float = 1.0,
         retention_seconds: float = 86_400.0,
     ) -> None:
@@ -108,7 +109,9 @@ class OutboxRelay:
         partitions = sorted(await self._producer.partitions_for(ORDER_EVENTS))
         filling: dict[int, BatchBuilder] = {}
         deliveries = []
-        for key, value in events:
+        for index, (key, value) in enumerate(events, start=1):
+            if index % _YIELD_EVERY_EVENTS == 0:
+                await asyncio.sleep(0)  # the ingestor's write waits on this event loop too
             partition = _partition_of(key, partitions, partitions)
             batch = filling.get(partition)
             if batch is not None and batch.append(key=key, value=value, timestamp=None):
