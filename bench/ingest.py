@@ -6,7 +6,10 @@ The timed orders follow untimed warm-up orders in the same topic, so the broker'
 the ingestor's start and PostgreSQL's first batches are not in the figure. The ceiling
 is the median of three COPY runs: one run on a shared machine varies by a fifth.
 
-    BENCH_INGEST_ORDERS=50000 BENCH_INGEST_WARMUP=10000 uv run python -m bench ingest
+Each batch size is timed on the same topic by a fresh consumer group, into emptied tables.
+
+    BENCH_INGEST_ORDERS=50000 BENCH_INGEST_WARMUP=10000 BENCH_INGEST_BATCHES=2000,5000 \
+        uv run python -m bench ingest
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from aiokafka import AIOKafkaProducer
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
-from tests.harness import make_servers, start_ingestor
+from tests.harness import Servers, make_servers, start_ingestor
 
 ORDER_COUNT = int(os.environ.get("BENCH_INGEST_ORDERS", "50000"))
 WARM_UP_COUNT = int(os.environ.get("BENCH_INGEST_WARMUP", "10000"))
-BATCH_MAX_RECORDS = os.environ.get("BENCH_INGEST_BATCH", "2000")
+# The service's default batch size, and a larger one that trades latency for throughput.
+BATCH_SIZES = [int(size) for size in os.environ.get("BENCH_INGEST_BATCHES", "2000,5000").split(",")]
 CEILING_RUNS = 3
 DEADLINE_SECONDS = 900
 
@@ -143,6 +147,44 @@ def _count(database_url: str) -> int:
         return connection.execute("SELECT count(*) FROM orders").fetchone()[0]  # type: ignore[index]
 
 
+def _empty_tables(database_url: str) -> None:
+    with psycopg.connect(database_url) as connection:
+        connection.execute(
+            "TRUNCATE orders, deliveries, payments, items, order_events, pending_status_changes"
+        )
+        connection.execute("UPDATE change_counter SET last_seq = 0")
+
+
+def _ingest_rate(servers: Servers, batch_size: int) -> float:
+    """Orders per second over the timed orders, all of the topic read by a new group."""
+    _empty_tables(servers.admin_database_url)
+    spawned = time.perf_counter()
+    deadline = spawned + DEADLINE_SECONDS
+    ingestor = start_ingestor(
+        servers,
+        f"bench-ingestor-{batch_size}",
+        BATCH_MAX_RECORDS=str(batch_size),
+        CONSUMER_GROUP=f"bench-ingestor-{batch_size}",
+    )
+    try:
+        with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
+            warmed_at = _committed_at(polling, WARM_UP_COUNT, deadline)
+            finished_at = _committed_at(polling, WARM_UP_COUNT + ORDER_COUNT, deadline)
+    finally:
+        ingestor.stop()
+    stored = _count(servers.admin_database_url)
+    if stored != WARM_UP_COUNT + ORDER_COUNT:
+        raise RuntimeError(f"{stored} orders stored, {WARM_UP_COUNT + ORDER_COUNT} expected")
+    rate = ORDER_COUNT / (finished_at - warmed_at)
+    print(
+        f"ingestor, batches of {batch_size}: {rate:,.0f} orders/s ({ORDER_COUNT} orders in "
+        f"{finished_at - warmed_at:.1f} s; the process started {warmed_at - spawned:.1f} s "
+        "before, for the warm-up)",
+        flush=True,
+    )
+    return rate
+
+
 def main() -> None:
     print(
         f"== ingest: {ORDER_COUNT} generated orders, 1 to 5 items each, "
@@ -154,40 +196,21 @@ def main() -> None:
     orders = [generate_order(rng) for _ in range(ORDER_COUNT)]
     items = sum(len(o.items) for o in orders)
     servers = make_servers()
-    ingestor = None
     try:
         servers.start_all()
         started = time.perf_counter()
         asyncio.run(_prefill(servers.kafka_bootstrap, warm_up + orders))
         print(f"topic pre-filled in {time.perf_counter() - started:.1f} s ({items} timed items)")
+        rates = {size: _ingest_rate(servers, size) for size in BATCH_SIZES}
 
-        spawned = time.perf_counter()
-        deadline = spawned + DEADLINE_SECONDS
-        ingestor = start_ingestor(servers, "bench-ingestor", BATCH_MAX_RECORDS=BATCH_MAX_RECORDS)
-        with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
-            warmed_at = _committed_at(polling, WARM_UP_COUNT, deadline)
-            finished_at = _committed_at(polling, WARM_UP_COUNT + ORDER_COUNT, deadline)
-        ingestor.stop()
-        ingestor = None
-        stored = _count(servers.admin_database_url)
-        if stored != WARM_UP_COUNT + ORDER_COUNT:
-            raise RuntimeError(f"{stored} orders stored, {WARM_UP_COUNT + ORDER_COUNT} expected")
-
-        rate = ORDER_COUNT / (finished_at - warmed_at)
         copy_runs = [_copy_seconds(servers.admin_database_url, orders) for _ in range(CEILING_RUNS)]
         copy_seconds = sorted(copy_runs)[CEILING_RUNS // 2]
         ceiling = ORDER_COUNT / copy_seconds
         runs = ", ".join(f"{seconds:.2f}" for seconds in copy_runs)
-        print(
-            f"ingestor, batches of {BATCH_MAX_RECORDS}: {rate:,.0f} orders/s "
-            f"({ORDER_COUNT} orders in {finished_at - warmed_at:.1f} s; the process started "
-            f"{warmed_at - spawned:.1f} s before, for the warm-up)"
-        )
-        print(f"PostgreSQL COPY of the same rows:  {ceiling:,.0f} orders/s (median of {runs} s)")
-        print(f"ratio ingestor / COPY ceiling:     {rate / ceiling:.2f}")
+        print(f"PostgreSQL COPY of the same rows: {ceiling:,.0f} orders/s (median of {runs} s)")
+        for size, rate in rates.items():
+            print(f"ratio ingestor / COPY ceiling, batches of {size}: {rate / ceiling:.2f}")
     finally:
-        if ingestor is not None:
-            ingestor.stop()
         servers.stop_all()
 
 
