@@ -11,9 +11,9 @@ A status change for an order not yet seen waits in `pending_status_changes`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import msgspec
 from aiokafka.structs import ConsumerRecord
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
@@ -32,8 +32,7 @@ from order_shared.model import OrderStatus
 from order_shared.telemetry import traceparent_of
 
 
-@dataclass(frozen=True, slots=True)
-class OrderChange:
+class OrderChange(msgspec.Struct, frozen=True, gc=False):
     """What to announce: the order's newest state; no document if only its status changed."""
 
     order_uid: str
@@ -45,15 +44,13 @@ class OrderChange:
     traceparent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WriteResult:
+class WriteResult(msgspec.Struct, frozen=True):
     changes: list[OrderChange]
     rejections: list[Rejection]
     unchanged: int
 
 
-@dataclass(slots=True)
-class _OrderState:
+class _OrderState(msgspec.Struct):
     """One order as the batch leaves it, starting from what PostgreSQL holds."""
 
     order_uid: str
@@ -64,7 +61,7 @@ class _OrderState:
     date_created: datetime | None = None
     status_changed_at: datetime | None = None
     new_content: AcceptedOrder | None = None
-    events: list[tuple[OrderStatus, int]] = field(default_factory=list)
+    events: list[tuple[OrderStatus, int]] = msgspec.field(default_factory=list)
     traceparent: str | None = None
 
     def record_change(self, record: ConsumerRecord) -> None:

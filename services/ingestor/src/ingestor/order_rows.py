@@ -8,7 +8,7 @@ adapting every value separately was the largest part of the ingestor's CPU time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from order_shared.model import Order, OrderStatus
 
@@ -42,8 +42,7 @@ _PAYMENT_LINE = "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\n"
 _ITEM_LINE = "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%d\n"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderLines:
+class OrderLines(msgspec.Struct, frozen=True, gc=False):
     """An order's lines, made while it is validated so that the write, which holds the
     change counter's lock, need not: all but the end of its head row."""
 

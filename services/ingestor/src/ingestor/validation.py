@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
 import msgspec
 from aiokafka.structs import ConsumerRecord
@@ -27,8 +26,7 @@ from order_shared.topics import ORDER_STATUS, ORDERS
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedOrder:
+class AcceptedOrder(msgspec.Struct, frozen=True, gc=False):
     record: ConsumerRecord
     order: Order
     document: bytes
@@ -36,14 +34,12 @@ class AcceptedOrder:
     lines: OrderLines
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedStatus:
+class AcceptedStatus(msgspec.Struct, frozen=True, gc=False):
     record: ConsumerRecord
     change: StatusChange
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(msgspec.Struct, frozen=True, gc=False):
     record: ConsumerRecord
     error_class: str
     reason: str
