@@ -6,7 +6,8 @@ The timed orders follow untimed warm-up orders in the same topic, so the broker'
 the ingestor's start and PostgreSQL's first batches are not in the figure. The ceiling
 is the median of three COPY runs: one run on a shared machine varies by a fifth.
 
-Each batch size is timed on the same topic by a fresh consumer group, into emptied tables.
+Each run reads the whole topic with a fresh consumer group into emptied tables; the batch
+sizes take turns, three runs each, and each figure is the median of its runs.
 
     BENCH_INGEST_ORDERS=50000 BENCH_INGEST_WARMUP=10000 BENCH_INGEST_BATCHES=2000,5000 \
         uv run python -m bench ingest
@@ -33,6 +34,7 @@ ORDER_COUNT = int(os.environ.get("BENCH_INGEST_ORDERS", "50000"))
 WARM_UP_COUNT = int(os.environ.get("BENCH_INGEST_WARMUP", "10000"))
 # The service's default batch size, and a larger one that trades latency for throughput.
 BATCH_SIZES = [int(size) for size in os.environ.get("BENCH_INGEST_BATCHES", "2000,5000").split(",")]
+RUNS = int(os.environ.get("BENCH_INGEST_RUNS", "3"))
 CEILING_RUNS = 3
 DEADLINE_SECONDS = 900
 
@@ -155,17 +157,13 @@ def _empty_tables(database_url: str) -> None:
         connection.execute("UPDATE change_counter SET last_seq = 0")
 
 
-def _ingest_rate(servers: Servers, batch_size: int) -> float:
+def _ingest_rate(servers: Servers, batch_size: int, run: int) -> float:
     """Orders per second over the timed orders, all of the topic read by a new group."""
     _empty_tables(servers.admin_database_url)
     spawned = time.perf_counter()
     deadline = spawned + DEADLINE_SECONDS
-    ingestor = start_ingestor(
-        servers,
-        f"bench-ingestor-{batch_size}",
-        BATCH_MAX_RECORDS=str(batch_size),
-        CONSUMER_GROUP=f"bench-ingestor-{batch_size}",
-    )
+    name = f"bench-ingestor-{batch_size}-{run}"
+    ingestor = start_ingestor(servers, name, BATCH_MAX_RECORDS=str(batch_size), CONSUMER_GROUP=name)
     try:
         with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
             warmed_at = _committed_at(polling, WARM_UP_COUNT, deadline)
@@ -201,7 +199,11 @@ def main() -> None:
         started = time.perf_counter()
         asyncio.run(_prefill(servers.kafka_bootstrap, warm_up + orders))
         print(f"topic pre-filled in {time.perf_counter() - started:.1f} s ({items} timed items)")
-        rates = {size: _ingest_rate(servers, size) for size in BATCH_SIZES}
+        runs_by_size: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
+        for run in range(RUNS):
+            for size in BATCH_SIZES:
+                runs_by_size[size].append(_ingest_rate(servers, size, run))
+        rates = {size: sorted(runs)[len(runs) // 2] for size, runs in runs_by_size.items()}
 
         copy_runs = [_copy_seconds(servers.admin_database_url, orders) for _ in range(CEILING_RUNS)]
         copy_seconds = sorted(copy_runs)[CEILING_RUNS // 2]
@@ -209,7 +211,10 @@ def main() -> None:
         runs = ", ".join(f"{seconds:.2f}" for seconds in copy_runs)
         print(f"PostgreSQL COPY of the same rows: {ceiling:,.0f} orders/s (median of {runs} s)")
         for size, rate in rates.items():
-            print(f"ratio ingestor / COPY ceiling, batches of {size}: {rate / ceiling:.2f}")
+            print(
+                f"batches of {size}: {rate:,.0f} orders/s (median of {RUNS} runs); "
+                f"ratio ingestor / COPY ceiling: {rate / ceiling:.2f}"
+            )
     finally:
         servers.stop_all()
 
