@@ -34,8 +34,8 @@ def events_of(database_url: str, order_uid: str) -> list[tuple[str, int, bool]]:
     """(status, version, published) of the order's outbox rows, oldest first."""
     return query(
         database_url,
-        "SELECT status, version, published_at IS NOT NULL FROM order_events"
-        " WHERE order_uid = %s ORDER BY id",
+        "SELECT status, version, id <= (SELECT last_sent_id FROM outbox_position)"
+        " FROM order_events WHERE order_uid = %s ORDER BY id",
         (order_uid,),
     )
 

@@ -1,9 +1,12 @@
 """The transactional outbox: an `order_events` row is written in the same transaction as
 each change, and the relay publishes unsent rows to Kafka `order-events`.
 
-The relay marks rows sent in the transaction that claims them, and commits it only
-after the broker acknowledged them. A crash between the two repeats an event; none is
-ever lost, and every event carries the order's version so consumers can drop repeats.
+The relay keeps one position in `outbox_position`: the id of the last event the broker
+acknowledged. It reads the events after it, publishes them, and moves the position in
+the same transaction once the broker has them all. A crash between the two repeats
+events; none is ever lost, and every event carries the order's version so consumers can
+drop repeats. Ids become visible in id order (every insert takes the change counter's
+lock; see the migration), so no event can appear behind the position.
 
 Claimed rows are packed into one record batch per partition, keyed by order_uid and
 partitioned as Kafka's default partitioner does, so each order's events stay in order
@@ -29,19 +32,17 @@ from order_shared.topics import ORDER_EVENTS
 log = logging.getLogger(__name__)
 
 COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
-# Claims the oldest unsent rows and marks them sent, in a transaction that commits only
-# once the broker has them: if publishing fails, the rollback leaves them unsent. SKIP
-# LOCKED lets several ingestors relay side by side without sending a row twice.
-_CLAIM_AND_MARK_SENT = """
-WITH claimed AS (
-    SELECT id FROM order_events
-     WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
-)
-UPDATE order_events SET published_at = now() FROM claimed WHERE order_events.id = claimed.id
-RETURNING order_events.id, order_uid, status, created_at, version
+# One relay at a time holds the position; another ingestor's relay skips its turn.
+_LOCK_POSITION = "SELECT last_sent_id FROM outbox_position FOR UPDATE SKIP LOCKED"
+_UNSENT = """
+SELECT id, order_uid, status, created_at, version FROM order_events
+ WHERE id > %s ORDER BY id LIMIT %s
 """
+_ADVANCE_POSITION = "UPDATE outbox_position SET last_sent_id = %s"
 _PURGE_SENT = """
-DELETE FROM order_events WHERE published_at < now() - make_interval(secs => %s)
+DELETE FROM order_events
+ WHERE id <= (SELECT last_sent_id FROM outbox_position)
+   AND recorded_at < now() - make_interval(secs => %s)
 """
 
 _RETRY_SECONDS = 1.0
@@ -90,8 +91,11 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish up to one batch of unsent events; return how many were sent."""
         async with self._pool.connection() as connection, connection.transaction():
-            cursor = await connection.execute(_CLAIM_AND_MARK_SENT, (self._batch_size,))
-            rows = sorted(await cursor.fetchall())  # in id order, as they were written
+            position = await (await connection.execute(_LOCK_POSITION)).fetchone()
+            if position is None:
+                return 0  # another ingestor's relay is at work
+            cursor = await connection.execute(_UNSENT, (position[0], self._batch_size))
+            rows = await cursor.fetchall()
             if not rows:
                 return 0
             await self._publish(
@@ -101,6 +105,7 @@ class OutboxRelay:
                 )
                 for _, order_uid, status, created_at, version in rows
             )
+            await connection.execute(_ADVANCE_POSITION, (rows[-1][0],))
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         return len(rows)
 
