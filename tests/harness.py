@@ -4,6 +4,7 @@ product's services as real processes that tests can stop, kill, freeze and resta
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import sys
 import tempfile
@@ -92,8 +93,10 @@ class Servers:
         asyncio.run(ensure_topics(self.kafka_bootstrap))
 
     def stop_all(self) -> None:
+        """Stop every server and delete its data; the logs stay in test-artifacts."""
         for name in list(self.running):
             self.stop(name)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def make_servers() -> Servers:
