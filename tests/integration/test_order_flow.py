@@ -181,9 +181,14 @@ def test_unknown_path_is_a_json_404(query_replicas: list[ServiceProcess]) -> Non
 
 def test_page_and_schema_are_served(query_replicas: list[ServiceProcess]) -> None:
     page = httpx.get(f"{query_replicas[0].base_url}/", timeout=5)
+    page_head = httpx.head(f"{query_replicas[0].base_url}/", timeout=5)
     schema = httpx.get(f"{query_replicas[0].base_url}/schema/openapi.json", timeout=5)
 
     assert page.status_code == 200
     assert "<form" in page.text
+    assert page_head.status_code == 200
+    assert page_head.headers["content-type"] == page.headers["content-type"]
+    assert page_head.headers["content-length"] == page.headers["content-length"]
+    assert page_head.content == b""
     assert schema.status_code == 200
     assert "/api/v1/orders/{order_uid}" in schema.json()["paths"]

@@ -7,12 +7,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
-from litestar import Litestar, MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response, head
 from litestar.datastructures import State
+from litestar.file_system import BaseLocalFileSystem
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.static_files import create_static_files_router
+from litestar.response.file import ASGIFileResponse
+from litestar.static_files import StaticFiles, create_static_files_router
 from psycopg import AsyncConnection
 from redis.asyncio import Redis
 
@@ -31,6 +35,23 @@ from query.store import OrderStore
 async def _read_only(connection: AsyncConnection) -> None:
     # The role can only read anyway; this makes a stray write fail loudly here too.
     await connection.execute("SET default_transaction_read_only = on")
+
+
+def _page_head(web_root: Path) -> HTTPRouteHandler:
+    """HEAD /: Litestar's static files router answers HEAD for files, not for its index
+    (and leaves out the type a GET would have; it is set here)."""
+    page = StaticFiles(
+        is_html_mode=True,
+        directories=[web_root],
+        file_system=BaseLocalFileSystem(),
+        headers={"content-type": "text/html; charset=utf-8"},
+    )
+
+    @head("/", name="web/index-head", include_in_schema=False)
+    async def page_head() -> ASGIFileResponse:
+        return await page.handle(path="/", is_head_response=True)
+
+    return page_head
 
 
 def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Response[dict]:
@@ -91,6 +112,7 @@ def create_app(settings: QuerySettings) -> Litestar:
                 name="web",
                 include_in_schema=False,
             ),
+            _page_head(settings.web_root),
         ],
         lifespan=[lifespan],
         before_send=[add_security_headers],
