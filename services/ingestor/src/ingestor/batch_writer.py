@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from ingestor.order_rows import (
     COPY_DELIVERIES,
     COPY_ITEMS,
+    COPY_ORDERS,
     COPY_PAYMENTS,
     ORDER_COLUMNS,
     head_line,
@@ -93,7 +94,6 @@ _DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s::
 STAGING_TABLES = """
 CREATE TEMPORARY TABLE staged_orders (LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
 """
-_COPY_ORDERS = f"COPY orders ({ORDER_COLUMNS}) FROM STDIN"
 _COPY_STAGED_ORDERS = f"COPY staged_orders ({ORDER_COLUMNS}) FROM STDIN"
 _UPDATE_FROM_STAGED_ORDERS = """
 UPDATE orders SET
@@ -290,6 +290,7 @@ async def _write_orders(
         )
     new_heads: list[str] = []
     replaced_heads: list[str] = []
+    replaced_uids: list[str] = []
     deliveries: list[str] = []
     payments: list[str] = []
     items: list[str] = []
@@ -300,18 +301,22 @@ async def _write_orders(
             continue
         lines = accepted.lines
         changed_at = state.status_changed_at.isoformat() if state.status_changed_at else now
-        heads = replaced_heads if state.exists else new_heads
-        heads.append(head_line(lines, state.status, changed_at, change.version, change.seq))
+        head = head_line(lines, state.status, changed_at, change.version, change.seq)
+        if state.exists:
+            replaced_heads.append(head)
+            replaced_uids.append(state.order_uid)
+        else:
+            new_heads.append(head)
         deliveries.append(lines.delivery)
         payments.append(lines.payment)
         items.extend(lines.items)
     if replaced_heads:
-        replaced = [state.order_uid for state in changed if state.exists and state.new_content]
+        replaced = _id_array(replaced_uids)
         for statement in _DELETE_REPLACED_PARTS:
-            await cursor.execute(statement, (_id_array(replaced),))
+            await cursor.execute(statement, (replaced,))
         await _copy(cursor, _COPY_STAGED_ORDERS, replaced_heads)
         await cursor.execute(_UPDATE_FROM_STAGED_ORDERS)
-    await _copy(cursor, _COPY_ORDERS, new_heads)
+    await _copy(cursor, COPY_ORDERS, new_heads)
     await _copy(cursor, COPY_DELIVERIES, deliveries)
     await _copy(cursor, COPY_PAYMENTS, payments)
     await _copy(cursor, COPY_ITEMS, items)

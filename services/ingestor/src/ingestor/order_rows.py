@@ -17,6 +17,7 @@ ORDER_COLUMNS = """
     delivery_service, shardkey, sm_id, date_created, oof_shard, content_hash,
     status, status_changed_at, version, change_seq
 """
+COPY_ORDERS = f"COPY orders ({ORDER_COLUMNS}) FROM STDIN"
 COPY_DELIVERIES = """
 COPY deliveries (order_uid, name, phone, zip, city, address, region, email) FROM STDIN
 """
@@ -53,12 +54,12 @@ class OrderLines(msgspec.Struct, frozen=True, gc=False):
 
 
 def order_lines(order: Order, document: bytes, content_hash: bytes) -> OrderLines:
-    escape = needs_escaping(document)
+    escape = _needs_escaping(document)
     return OrderLines(
-        head_start(order, content_hash, escape=escape),
-        delivery_line(order, escape=escape),
-        payment_line(order, escape=escape),
-        item_lines(order, escape=escape),
+        _head_start(order, content_hash, escape=escape),
+        _delivery_line(order, escape=escape),
+        _payment_line(order, escape=escape),
+        _item_lines(order, escape=escape),
     )
 
 
@@ -69,7 +70,7 @@ def head_line(
     return lines.head_start + _ORDER_STATE % (status, status_changed_at, version, change_seq)
 
 
-def needs_escaping(document: bytes) -> bool:
+def _needs_escaping(document: bytes) -> bool:
     """Whether any string of the order holds a backslash, tab or line break.
 
     The canonical JSON writes each of them as an escape sequence, so a document
@@ -78,7 +79,7 @@ def needs_escaping(document: bytes) -> bool:
     return b"\\" in document
 
 
-def head_start(order: Order, content_hash: bytes, *, escape: bool) -> str:
+def _head_start(order: Order, content_hash: bytes, *, escape: bool) -> str:
     o = order
     return _format(
         _ORDER_CONTENT,
@@ -91,7 +92,7 @@ def head_start(order: Order, content_hash: bytes, *, escape: bool) -> str:
     )  # fmt: skip
 
 
-def delivery_line(order: Order, *, escape: bool) -> str:
+def _delivery_line(order: Order, *, escape: bool) -> str:
     d = order.delivery
     return _format(
         _DELIVERY_LINE,
@@ -100,7 +101,7 @@ def delivery_line(order: Order, *, escape: bool) -> str:
     )
 
 
-def payment_line(order: Order, *, escape: bool) -> str:
+def _payment_line(order: Order, *, escape: bool) -> str:
     p = order.payment
     return _format(
         _PAYMENT_LINE,
@@ -112,7 +113,7 @@ def payment_line(order: Order, *, escape: bool) -> str:
     )  # fmt: skip
 
 
-def item_lines(order: Order, *, escape: bool) -> list[str]:
+def _item_lines(order: Order, *, escape: bool) -> list[str]:
     uid = order.order_uid
     lines = []
     for position, i in enumerate(order.items):
