@@ -16,15 +16,25 @@ def yoyo_url(database_url: str) -> str:
 
 
 def apply_migrations(database_url: str) -> None:
+    _run_yoyo("apply", database_url)
+
+
+def roll_back_migration(database_url: str, revision: str) -> None:
+    """Roll back one applied migration (and any that depend on it)."""
+    _run_yoyo("rollback", database_url, "--revision", revision)
+
+
+def _run_yoyo(command: str, database_url: str, *options: str) -> None:
     yoyo = Path(sys.executable).with_name("yoyo")
     subprocess.run(
         [
             str(yoyo),
-            "apply",
+            command,
             "--batch",
             "--no-config-file",
             "--database",
             yoyo_url(database_url),
+            *options,
             str(MIGRATIONS_DIR),
         ],
         check=True,

@@ -4,28 +4,26 @@ insert to the change counter's order."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from devstack.migrations import MIGRATIONS_DIR, apply_migrations, yoyo_url
+from devstack import postgres
+from devstack.migrations import apply_migrations, roll_back_migration
 from tests.harness import Servers
 
 
 @pytest.fixture
 def scratch_database(servers: Servers) -> Iterator[str]:
     name = f"migrations_{uuid.uuid4().hex[:12]}"
-    admin = servers.admin_database_url.rsplit("/", 1)[0] + "/postgres"
+    admin = postgres.admin_url(servers.postgres_port, "postgres")
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield servers.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
+        yield postgres.admin_url(servers.postgres_port, name)
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(
@@ -33,22 +31,11 @@ def scratch_database(servers: Servers) -> Iterator[str]:
             )
 
 
-def roll_back(database_url: str, revision: str) -> None:
-    yoyo = Path(sys.executable).with_name("yoyo")
-    subprocess.run(
-        [
-            str(yoyo), "rollback", "--batch", "--no-config-file",
-            "--database", yoyo_url(database_url), "--revision", revision, str(MIGRATIONS_DIR),
-        ],
-        check=True,
-    )  # fmt: skip
-
-
 def test_outbox_position_resumes_before_the_oldest_unsent_event_and_rolls_back(
     scratch_database: str,
 ) -> None:
     apply_migrations(scratch_database)
-    roll_back(scratch_database, "0005.outbox-position")
+    roll_back_migration(scratch_database, "0005.outbox-position")
     with psycopg.connect(scratch_database) as connection:
         connection.execute(
             "INSERT INTO order_events (order_uid, status, created_at, version, published_at)"
@@ -61,7 +48,7 @@ def test_outbox_position_resumes_before_the_oldest_unsent_event_and_rolls_back(
         (position,) = connection.execute("SELECT last_sent_id FROM outbox_position").fetchone()
     assert position == 2  # event 4 goes out again after 3; nothing is skipped
 
-    roll_back(scratch_database, "0005.outbox-position")
+    roll_back_migration(scratch_database, "0005.outbox-position")
     with psycopg.connect(scratch_database) as connection:
         marks = connection.execute(
             "SELECT order_uid, published_at IS NOT NULL FROM order_events ORDER BY id"
