@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import random
 import time
+from datetime import UTC, datetime
 
 import psycopg
 from aiokafka import AIOKafkaProducer
 
+from ingestor.order_rows import (
+    COPY_DELIVERIES,
+    COPY_ITEMS,
+    COPY_ORDERS,
+    COPY_PAYMENTS,
+    head_line,
+    order_lines,
+)
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
@@ -54,75 +62,41 @@ async def _prefill(bootstrap: str, orders: list[Order]) -> None:
         await producer.stop()
 
 
-def _copy_text(rows: list[tuple[object, ...]]) -> bytes:
-    """Rows in COPY's text format (our values hold no tabs, newlines or backslashes)."""
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(str(value) for value in row))
-        buffer.write("\n")
-    return buffer.getvalue().encode()
-
-
-def _copy_payloads(orders: list[Order]) -> dict[str, tuple[str, bytes]]:
-    order_rows, delivery_rows, payment_rows, item_rows = [], [], [], []
-    for seq, o in enumerate(orders, start=1):
-        digest = "\\\\x" + hashlib.sha256(encode_order(o)).hexdigest()
-        order_rows.append((
-            o.order_uid, o.track_number, o.entry, o.locale, o.internal_signature or "",
-            o.customer_id, o.delivery_service, o.shardkey, o.sm_id,
-            o.date_created.isoformat(), o.oof_shard, 1, seq, digest,
-        ))  # fmt: skip
-        d = o.delivery
-        delivery_rows.append(
-            (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
+def _copy_payloads(orders: list[Order]) -> list[tuple[str, bytes]]:
+    """COPY statements and data for the rows the ingestor writes for these new orders,
+    made by its own `order_rows`."""
+    now = datetime.now(UTC).isoformat()
+    heads: list[str] = []
+    deliveries: list[str] = []
+    payments: list[str] = []
+    items: list[str] = []
+    for seq, order in enumerate(orders, start=1):
+        document = encode_order(order)
+        lines = order_lines(order, document, hashlib.sha256(document).digest())
+        heads.append(head_line(lines, "created", now, 1, seq))
+        deliveries.append(lines.delivery)
+        payments.append(lines.payment)
+        items.extend(lines.items)
+    return [
+        (statement, "".join(table_lines).encode())
+        for statement, table_lines in (
+            (COPY_ORDERS, heads),
+            (COPY_DELIVERIES, deliveries),
+            (COPY_PAYMENTS, payments),
+            (COPY_ITEMS, items),
         )
-        p = o.payment
-        payment_rows.append((
-            o.order_uid, p.transaction, p.request_id or "", p.currency, p.provider, p.amount,
-            p.payment_dt, p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-        ))  # fmt: skip
-        for position, i in enumerate(o.items):
-            item_rows.append((
-                o.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid, i.name,
-                i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
-            ))  # fmt: skip
-    return {
-        "orders": (
-            "COPY orders (order_uid, track_number, entry, locale, internal_signature, "
-            "customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard, "
-            "version, change_seq, content_hash) FROM STDIN",
-            _copy_text(order_rows),
-        ),
-        "deliveries": (
-            "COPY deliveries (order_uid, name, phone, zip, city, address, region, email) "
-            "FROM STDIN",
-            _copy_text(delivery_rows),
-        ),
-        "payments": (
-            "COPY payments (order_uid, transaction, request_id, currency, provider, amount, "
-            "payment_dt, bank, delivery_cost, goods_total, custom_fee) FROM STDIN",
-            _copy_text(payment_rows),
-        ),
-        "items": (
-            "COPY items (order_uid, position, chrt_id, track_number, price, rid, name, sale, "
-            "size, total_price, nm_id, brand, status) FROM STDIN",
-            _copy_text(item_rows),
-        ),
-    }
+    ]
 
 
 def _copy_seconds(database_url: str, orders: list[Order]) -> float:
     """Empty the tables, then time COPY of the same rows in one transaction."""
     payloads = _copy_payloads(orders)
-    with psycopg.connect(database_url) as connection:
-        connection.execute(
-            "TRUNCATE orders, deliveries, payments, items, order_events, pending_status_changes"
-        )
-        connection.commit()
+    _empty_tables(database_url)
+    with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute("CHECKPOINT")
         started = time.perf_counter()
         with connection.transaction(), connection.cursor() as cursor:
-            for statement, data in payloads.values():
+            for statement, data in payloads:
                 with cursor.copy(statement) as copy:
                     copy.write(data)
         return time.perf_counter() - started
