@@ -73,7 +73,7 @@ def _copy_payloads(orders: list[Order]) -> list[tuple[str, bytes]]:
     for seq, order in enumerate(orders, start=1):
         document = encode_order(order)
         lines = order_lines(order, document, hashlib.sha256(document).digest())
-        heads.append(head_line(lines, "created", now, 1, seq))
+        heads.append(head_line(lines, "created", now, 1, seq, (0, seq)))
         deliveries.append(lines.delivery)
         payments.append(lines.payment)
         items.extend(lines.items)

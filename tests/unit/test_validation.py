@@ -114,6 +114,14 @@ def canonical_with(change: Callable[[dict], None]) -> bytes:
         (lambda d: d.update(track_number="x" * 257), "$.track_number"),
         (lambda d: d.update(sm_id=10**20), "$.sm_id"),
         (lambda d: d.update(surprise=True), "surprise"),
+        # Patterns match the whole string: `$` must not match before a final newline.
+        (lambda d: d.update(order_uid="b563feb7b2b84b6test\n"), "$.order_uid"),
+        (lambda d: d["delivery"].update(email="test@gmail.com\n"), "$.delivery.email"),
+        (lambda d: d["delivery"].update(phone="+9720000000\n"), "$.delivery.phone"),
+        (lambda d: d["payment"].update(currency="USD\n"), "$.payment.currency"),
+        # Valid RFC 3339, but outside years 1-9999 once normalised to UTC.
+        (lambda d: d.update(date_created="9999-12-31T23:00:00-05:00"), "$.date_created"),
+        (lambda d: d.update(date_created="0001-01-01T00:30:00+01:00"), "$.date_created"),
     ],
 )
 def test_schema_violations_name_the_field(change: Callable[[dict], None], field: str) -> None:
@@ -154,6 +162,12 @@ def test_a_repeated_item_rid_is_rejected() -> None:
     assert "position 0" in outcome.reason
 
 
+def test_the_last_representable_moment_is_accepted() -> None:
+    raw = canonical_with(lambda d: d.update(date_created="9999-12-31T18:59:59.999999-05:00"))
+
+    assert isinstance(validate_record(record(raw), LIMIT), AcceptedOrder)
+
+
 def test_status_change_is_accepted() -> None:
     raw = b'{"order_uid": "abc", "status": "cancelled", "changed_at": "2024-01-01T00:00:00Z"}'
 
@@ -169,6 +183,8 @@ def test_status_change_is_accepted() -> None:
         b'{"order_uid": "abc", "status": "created", "changed_at": "2024-01-01T00:00:00Z"}',
         b'{"order_uid": "abc", "status": "cancelled", "changed_at": "2024-01-01"}',
         b'{"order_uid": "abc", "status": "cancelled"}',
+        b'{"order_uid": "abc\\n", "status": "cancelled", "changed_at": "2024-01-01T00:00:00Z"}',
+        b'{"order_uid": "abc", "status": "cancelled", "changed_at": "9999-12-31T23:59:59-00:01"}',
     ],
 )
 def test_bad_status_changes_are_rejected(raw: bytes) -> None:

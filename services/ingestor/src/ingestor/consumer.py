@@ -163,6 +163,7 @@ class OrderIngestor:
             await self._dead_letter(result.rejections)
             metrics.ORDERS_WRITTEN.inc(len(result.changes))
             metrics.ORDERS_UNCHANGED.inc(result.unchanged)
+            metrics.ORDERS_STALE.inc(result.stale)
             # One batch acknowledged at a time keeps offset commits and announcements in
             # batch order. The rows are committed: a crash before the offsets only replays.
             await self._acknowledged()
@@ -225,7 +226,7 @@ class OrderIngestor:
         self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
     ) -> WriteResult:
         """Isolate the message the database refuses; the others are written as usual."""
-        changes, rejections, unchanged = [], [], 0
+        changes, rejections, unchanged, stale = [], [], 0, 0
         singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
         for single_orders, single_statuses in singles:
             try:
@@ -238,7 +239,8 @@ class OrderIngestor:
             changes.extend(result.changes)
             rejections.extend(result.rejections)
             unchanged += result.unchanged
-        return WriteResult(changes, rejections, unchanged)
+            stale += result.stale
+        return WriteResult(changes, rejections, unchanged, stale)
 
     async def _write_retrying(
         self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]

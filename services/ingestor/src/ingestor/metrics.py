@@ -6,6 +6,11 @@ ORDERS_WRITTEN = Counter("ingestor_orders_written_total", "Orders created or cha
 ORDERS_UNCHANGED = Counter(
     "ingestor_orders_unchanged_total", "Re-delivered orders whose content had not changed"
 )
+ORDERS_STALE = Counter(
+    "ingestor_orders_stale_total",
+    "Order records at or below the source offset their order already holds (replays, "
+    "or a batch written late by an ingestor that lost the partition): not applied",
+)
 MESSAGES_REJECTED = Counter(
     "ingestor_messages_rejected_total", "Messages sent to the dead-letter topic", ["reason"]
 )

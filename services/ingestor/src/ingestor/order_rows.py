@@ -15,7 +15,7 @@ from order_shared.model import Order, OrderStatus
 ORDER_COLUMNS = """
     order_uid, track_number, entry, locale, internal_signature, customer_id,
     delivery_service, shardkey, sm_id, date_created, oof_shard, content_hash,
-    status, status_changed_at, version, change_seq
+    status, status_changed_at, version, change_seq, source_partition, source_offset
 """
 COPY_ORDERS = f"COPY orders ({ORDER_COLUMNS}) FROM STDIN"
 COPY_DELIVERIES = """
@@ -35,9 +35,10 @@ COPY items (
 """
 
 # A head row starts with the order's content, known at validation, and ends with its
-# status, version and sequence number, known only in the write.
+# status, version and sequence number, known only in the write, and the partition and
+# offset of the record it came from.
 _ORDER_CONTENT = "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\\\\x%s\t"
-_ORDER_STATE = "%s\t%s\t%d\t%d\n"
+_ORDER_STATE = "%s\t%s\t%d\t%d\t%d\t%d\n"
 _DELIVERY_LINE = "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n"
 _PAYMENT_LINE = "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\n"
 _ITEM_LINE = "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%d\n"
@@ -64,10 +65,22 @@ def order_lines(order: Order, document: bytes, content_hash: bytes) -> OrderLine
 
 
 def head_line(
-    lines: OrderLines, status: OrderStatus, status_changed_at: str, version: int, change_seq: int
+    lines: OrderLines,
+    status: OrderStatus,
+    status_changed_at: str,
+    version: int,
+    change_seq: int,
+    source: tuple[int, int],
 ) -> str:
-    """The order's head row, given its state after the write; the time in ISO 8601."""
-    return lines.head_start + _ORDER_STATE % (status, status_changed_at, version, change_seq)
+    """The order's head row, given its state after the write (the time in ISO 8601) and the
+    (partition, offset) of the record its content came from."""
+    return lines.head_start + _ORDER_STATE % (
+        status,
+        status_changed_at,
+        version,
+        change_seq,
+        *source,
+    )
 
 
 def _needs_escaping(document: bytes) -> bool:

@@ -1,0 +1,1 @@
+ALTER TABLE orders DROP COLUMN source_partition, DROP COLUMN source_offset;
