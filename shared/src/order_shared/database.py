@@ -1,13 +1,25 @@
-"""PostgreSQL connection pools: every connection speaks UTC, so dates round-trip with a `Z`."""
+"""PostgreSQL connection pools: every connection speaks UTC, so dates round-trip with a `Z`,
+and probes its peer with TCP keepalives, so a server or a network that goes silent is
+noticed in seconds rather than when TCP gives up hours later."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 ConnectionSetup = Callable[[AsyncConnection], Awaitable[None]]
+
+# libpq's keepalive parameters: idle 10 s, then a probe every 5 s, dead after 3 misses;
+# unacknowledged data gives up after 30 s.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 
 
 def create_pool(
@@ -17,10 +29,13 @@ def create_pool(
     max_size: int = 4,
     name: str = "orders",
     setup: ConnectionSetup | None = None,
+    session_settings: Mapping[str, str] | None = None,
 ) -> AsyncConnectionPool:
     """A pool that is not yet open: open it in the service's lifespan with `await pool.open()`.
 
-    `setup` runs once on every new connection, after the time zone is set.
+    `session_settings` are PostgreSQL settings for every session (`lock_timeout`, ...),
+    sent when the connection starts. `setup` runs once on every new connection, after the
+    time zone is set.
     """
 
     async def configure(connection: AsyncConnection) -> None:
@@ -29,6 +44,7 @@ def create_pool(
             await setup(connection)
         await connection.commit()
 
+    options = " ".join(f"-c {name}={value}" for name, value in (session_settings or {}).items())
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
@@ -36,5 +52,9 @@ def create_pool(
         name=name,
         open=False,
         configure=configure,
-        kwargs={"application_name": name},
+        kwargs={
+            "application_name": name,
+            **KEEPALIVES,
+            **({"options": options} if options else {}),
+        },
     )

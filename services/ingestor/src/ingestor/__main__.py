@@ -21,11 +21,12 @@ from ingestor.consumer import OrderIngestor
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.health import Readiness, create_health_app
 from ingestor.outbox import OutboxRelay
+from ingestor.progress import Progress
 from ingestor.settings import IngestorSettings
 from order_shared.database import create_pool
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
-from order_shared.topics import MAX_MESSAGE_BYTES, ORDER_STATUS, ORDERS
+from order_shared.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("ingestor")
 
@@ -58,7 +59,8 @@ async def serve(settings: IngestorSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    readiness = Readiness()
+    progress = Progress(settings.progress_deadline_seconds)
+    readiness = Readiness(progress)
     http = uvicorn.Server(
         uvicorn.Config(
             create_health_app(readiness),
@@ -75,9 +77,12 @@ async def serve(settings: IngestorSettings) -> None:
         max_size=settings.database_pool_size,
         name="ingestor",
         setup=create_staging_tables,
+        session_settings=settings.database_session_settings(),
     )
     await pool.open(wait=False)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, socket_keepalive=True
+    )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
@@ -88,9 +93,8 @@ async def serve(settings: IngestorSettings) -> None:
         linger_ms=5,
         max_batch_size=262_144,
     )
+    # The ingestor subscribes once it runs, with itself as the rebalance listener.
     consumer = AIOKafkaConsumer(
-        ORDERS,
-        ORDER_STATUS,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
         enable_auto_commit=False,
@@ -104,7 +108,7 @@ async def serve(settings: IngestorSettings) -> None:
         await _start_with_retry(producer, "producer")
         await _start_with_retry(consumer, "consumer")
         readiness.consumer_started = True
-        log.info("consuming %s and %s as group %s", ORDERS, ORDER_STATUS, settings.consumer_group)
+        log.info("consuming as group %s", settings.consumer_group)
         relay = OutboxRelay(
             pool,
             producer,
@@ -118,6 +122,7 @@ async def serve(settings: IngestorSettings) -> None:
             DeadLetterPublisher(producer),
             ChangeAnnouncer(redis),
             relay,
+            progress,
             batch_max_records=settings.batch_max_records,
             batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,

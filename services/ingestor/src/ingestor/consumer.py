@@ -3,7 +3,13 @@ rest in one transaction, commit the offsets, announce the changes.
 
 Offsets are committed only after the dead-letter sends are acknowledged and the database
 transaction has committed, so a crash anywhere before that replays the batch, and the
-replay is harmless because unchanged content and repeated statuses are no-ops.
+replay is harmless: the writer fences content by its source offset, and repeated
+statuses are no-ops.
+
+No fetched record is ever dropped without being fetched again. A rebalance gives the
+partitions fresh positions at their committed offsets, so a batch fetched before it is not
+written (the owner fetches it again from there), and records that a wait's poll brought
+in are handed back by seeking to them. Offsets only move forward.
 """
 
 from __future__ import annotations
@@ -15,41 +21,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanLimits
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
+    retry_if_result,
     wait_exponential_jitter,
 )
 
-from ingestor import metrics
+from ingestor import database_errors, metrics
 from ingestor.announcer import ChangeAnnouncer
 from ingestor.batch_writer import OrderChange, WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
+from ingestor.progress import Progress
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
 from order_shared.telemetry import context_from_headers
+from order_shared.topics import ORDER_STATUS, ORDERS
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("ingestor")
 
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord]]
-
-# Errors that go away by themselves: the server restarts, a connection drops, the pool is
-# exhausted, two writers collide. Any other database error is about the data: waiting
-# would stall the partition for ever, so the batch is split to find the message at fault.
-TRANSIENT_DATABASE_ERRORS = (
-    psycopg.OperationalError,
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.DeadlockDetected,
-    PoolTimeout,
-)
 
 
 @dataclass(slots=True)
@@ -57,6 +56,14 @@ class _ValidatedBatch:
     orders: list[AcceptedOrder] = field(default_factory=list)
     statuses: list[AcceptedStatus] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _FetchedBatch:
+    records: Batch
+    # The rebalance generation it was fetched in, and its token in `Progress`.
+    generation: int
+    token: int
 
 
 # Validation yields to the event loop this often, about a third of a millisecond of work,
@@ -67,10 +74,14 @@ _MAX_LINKS = SpanLimits().max_links or 128
 
 
 class StopRequested(Exception):
-    """The service is stopping while a batch waits for the database."""
+    """The service is stopping while a batch waits for the database or the broker."""
 
 
-class OrderIngestor:
+class BatchRevoked(Exception):
+    """A rebalance happened while the batch waited: its owner fetches it again."""
+
+
+class OrderIngestor(ConsumerRebalanceListener):
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
@@ -78,6 +89,7 @@ class OrderIngestor:
         dead_letters: DeadLetterPublisher,
         announcer: ChangeAnnouncer,
         relay: OutboxRelay,
+        progress: Progress,
         *,
         batch_max_records: int,
         batch_wait_ms: int,
@@ -89,12 +101,17 @@ class OrderIngestor:
         self._dead_letters = dead_letters
         self._announcer = announcer
         self._relay = relay
+        self._progress = progress
         self._batch_max_records = batch_max_records
         self._batch_wait_ms = batch_wait_ms
         self._max_message_bytes = max_message_bytes
         self._failpoint_pause = failpoint_pause_before_offset_commit
         self._stop = asyncio.Event()
         self._acknowledging: asyncio.Task[None] | None = None
+        self._generation = 0
+        self._waiting = False
+        # The highest offset committed per partition since it was last assigned to us.
+        self._committed: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted.
@@ -104,17 +121,21 @@ class OrderIngestor:
         committed and its changes announced. Each of these happens in batch order.
         """
         self._stop = stop
+        self._consumer.subscribe([ORDERS, ORDER_STATUS], listener=self)
         writing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                batch = await self._consumer.getmany(
+                records = await self._consumer.getmany(
                     timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
                 )
                 if writing is not None and writing.done():
                     await writing  # raises what the write raised
                     writing = None
-                if batch:
-                    validated = await self._validate(batch)
+                if records:
+                    batch = _FetchedBatch(
+                        records, self._generation, self._progress.fetched(records)
+                    )
+                    validated = await self._validate(records)
                     if writing is not None:
                         # The next write starts only once this one is committed.
                         await writing
@@ -130,6 +151,26 @@ class OrderIngestor:
                     await writing
             # What was written has its offsets committed and is announced before the exit.
             await self._acknowledged()
+
+    # --- rebalances ------------------------------------------------------------------
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Work fetched before now is not written; whoever owns its partitions next
+        (perhaps this ingestor again) fetches it anew from the committed offsets."""
+        self._generation += 1
+        for partition in revoked:
+            self._committed.pop(partition, None)
+        if revoked:
+            log.info("partitions revoked: %s", _names(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if assigned:
+            log.info("partitions assigned: %s", _names(assigned))
+        if self._waiting and assigned:
+            # A wait in progress polls to stay in the group; it must not fetch meanwhile.
+            self._consumer.pause(*assigned)
+
+    # --- the pipeline's steps ----------------------------------------------------------
 
     async def _validate(self, batch: Batch) -> _ValidatedBatch:
         validated = _ValidatedBatch()
@@ -147,10 +188,10 @@ class OrderIngestor:
                     validated.rejected.append(outcome)
         return validated
 
-    async def _store(self, batch: Batch, validated: _ValidatedBatch) -> None:
+    async def _store(self, batch: _FetchedBatch, validated: _ValidatedBatch) -> None:
         """Dead-letter the rejects and write the rest; the offset commit and the
         announcement follow while the next batch is written."""
-        records = [record for partition_records in batch.values() for record in partition_records]
+        records = [record for in_partition in batch.records.values() for record in in_partition]
         with (
             tracer.start_as_current_span(
                 "orders process", kind=trace.SpanKind.CONSUMER, links=_trace_links(records)
@@ -158,9 +199,20 @@ class OrderIngestor:
             metrics.BATCH_SECONDS.time(),
         ):
             span.set_attribute("messaging.batch.message_count", len(records))
-            await self._dead_letter(validated.rejected)
-            result = await self._write(validated.orders, validated.statuses)
-            await self._dead_letter(result.rejections)
+            try:
+                self._check_still_owned(batch)
+                await self._dead_letter(batch, validated.rejected)
+                result = await self._write(batch, validated.orders, validated.statuses)
+                await self._dead_letter(batch, result.rejections)
+            except BatchRevoked:
+                metrics.BATCHES_DROPPED.inc()
+                self._progress.settled(batch.token)
+                log.info(
+                    "dropped %d records fetched before a rebalance: fetched again from the "
+                    "committed offsets",
+                    len(records),
+                )
+                return
             metrics.ORDERS_WRITTEN.inc(len(result.changes))
             metrics.ORDERS_UNCHANGED.inc(result.unchanged)
             metrics.ORDERS_STALE.inc(result.stale)
@@ -169,11 +221,12 @@ class OrderIngestor:
             await self._acknowledged()
             self._acknowledging = asyncio.create_task(self._acknowledge(batch, result.changes))
 
-    async def _acknowledge(self, batch: Batch, changes: Sequence[OrderChange]) -> None:
+    async def _acknowledge(self, batch: _FetchedBatch, changes: Sequence[OrderChange]) -> None:
         """Commit the offsets of a written batch, then announce its changes."""
         if self._failpoint_pause:
             await asyncio.sleep(self._failpoint_pause)
-        await self._commit(batch)
+        await self._commit(batch.records)
+        self._progress.settled(batch.token)
         if changes:
             self._relay.wake()
             if not await self._announcer.announce(changes):
@@ -184,21 +237,24 @@ class OrderIngestor:
             await self._acknowledging
             self._acknowledging = None
 
-    async def _dead_letter(self, rejections: Sequence[Rejection]) -> None:
+    def _check_still_owned(self, batch: _FetchedBatch) -> None:
+        if batch.generation != self._generation:
+            raise BatchRevoked
+
+    async def _dead_letter(self, batch: _FetchedBatch, rejections: Sequence[Rejection]) -> None:
         """Publish the rejections, waiting out a broker that is away: the offsets behind
         them must not be committed before the dead-letter topic has them."""
         if not rejections:
             return
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(KafkaError),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
-            sleep=self._wait_with_partitions_paused,
-            before_sleep=_log_retry,
-            reraise=True,
+        unsent = list(rejections)
+        async for attempt in self._waiting_retries(
+            batch, retry_if_result(bool), wait_exponential_jitter(initial=0.5, max=10)
         ):
             with attempt:
-                await self._dead_letters.publish(rejections)
-        self._resume_paused()
+                unsent = await self._dead_letters.publish(unsent)
+            if not attempt.retry_state.outcome.failed:  # type: ignore[union-attr]
+                attempt.retry_state.set_result(unsent)
+        self._progress.waiting_on = None
         for rejection in rejections:
             metrics.MESSAGES_REJECTED.labels(rejection.error_class).inc()
             record = rejection.record
@@ -212,25 +268,32 @@ class OrderIngestor:
             )
 
     async def _write(
-        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+        self,
+        batch: _FetchedBatch,
+        orders: Sequence[AcceptedOrder],
+        statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         try:
-            return await self._write_retrying(orders, statuses)
+            return await self._write_retrying(batch, orders, statuses)
         except psycopg.Error as error:
             log.warning(
-                "the database refused the batch (%s); writing it one message at a time", error
+                "the database refused the batch's data (%s); writing it one message at a time",
+                error,
             )
-        return await self._write_one_by_one(orders, statuses)
+        return await self._write_one_by_one(batch, orders, statuses)
 
     async def _write_one_by_one(
-        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+        self,
+        batch: _FetchedBatch,
+        orders: Sequence[AcceptedOrder],
+        statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         """Isolate the message the database refuses; the others are written as usual."""
         changes, rejections, unchanged, stale = [], [], 0, 0
         singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
         for single_orders, single_statuses in singles:
             try:
-                result = await self._write_retrying(single_orders, single_statuses)
+                result = await self._write_retrying(batch, single_orders, single_statuses)
             except psycopg.Error as error:
                 (accepted,) = [*single_orders, *single_statuses]
                 reason = f"PostgreSQL refused it: {type(error).__name__}: {error}"
@@ -243,37 +306,73 @@ class OrderIngestor:
         return WriteResult(changes, rejections, unchanged, stale)
 
     async def _write_retrying(
-        self, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+        self,
+        batch: _FetchedBatch,
+        orders: Sequence[AcceptedOrder],
+        statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
-        """Write, waiting out transient database errors with paused partitions."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_DATABASE_ERRORS),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
-            sleep=self._wait_with_partitions_paused,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    result = await write_batch(self._pool, orders, statuses)
-        finally:
-            self._resume_paused()
+        """Write, waiting out every database error that is not about the data with paused
+        partitions; an error about the data is raised for the caller to isolate."""
+        async for attempt in self._waiting_retries(
+            batch,
+            retry_if_exception(database_errors.is_about_the_database),
+            wait_exponential_jitter(initial=0.2, max=10),
+        ):
+            with attempt:
+                result = await write_batch(self._pool, orders, statuses)
+        self._progress.waiting_on = None
         return result
 
-    def _resume_paused(self) -> None:
-        paused = self._consumer.paused()
-        if paused:
-            self._consumer.resume(*paused)
+    def _waiting_retries(self, batch: _FetchedBatch, retry, wait) -> AsyncRetrying:
+        """Attempts separated by waits with the partitions paused; a rebalance during a
+        wait abandons the batch, a stop request abandons it uncommitted."""
+
+        async def sleep(seconds: float) -> None:
+            await self._wait_with_partitions_paused(seconds)
+            self._check_still_owned(batch)
+
+        return AsyncRetrying(
+            retry=retry,
+            wait=wait,
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+
+    def _log_retry(self, retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        if error is None:
+            what, reason = "dead letters not acknowledged", "DeadLetterUnacknowledged"
+        else:
+            what, reason = f"{type(error).__name__}: {error}", database_errors.reason(error)
+        metrics.WRITE_RETRIES.labels(reason).inc()
+        self._progress.waiting_on = what
+        log.warning("%s; partitions paused, retrying", what)
 
     async def _wait_with_partitions_paused(self, seconds: float) -> None:
-        """Sleep by polling paused partitions: the consumer stays in its group, takes nothing."""
+        """Sleep by polling paused partitions: the consumer stays in its group, takes nothing.
+
+        A rebalance during the poll assigns fresh, unpaused partition states, and the poll
+        may then return records: each partition is sent back to its first one, so that
+        nothing fetched here is lost.
+        """
         if self._stop.is_set():
             raise StopRequested
-        assigned = self._consumer.assignment()
-        if assigned:
-            self._consumer.pause(*assigned)
-        await self._consumer.getmany(timeout_ms=int(seconds * 1000))
+        self._waiting = True
+        try:
+            assigned = self._consumer.assignment()
+            if assigned:
+                self._consumer.pause(*assigned)
+            fetched = await self._consumer.getmany(timeout_ms=int(seconds * 1000))
+            for partition, records in fetched.items():
+                if records:
+                    self._consumer.seek(partition, records[0].offset)
+        finally:
+            self._waiting = False
+            paused = self._consumer.paused()
+            if paused:
+                self._consumer.resume(*paused)
         if self._stop.is_set():
             raise StopRequested
 
@@ -282,10 +381,10 @@ class OrderIngestor:
         offsets = {
             partition: records[-1].offset + 1
             for partition, records in batch.items()
-            if records and partition in assigned
+            if records
+            and partition in assigned
+            and records[-1].offset + 1 > self._committed.get(partition, -1)
         }
-        if len(offsets) < len(batch):
-            log.info("not committing partitions revoked during the batch: their new owner replays")
         if not offsets:
             return
         try:
@@ -294,6 +393,12 @@ class OrderIngestor:
             # The group rebalanced under us: the new owner replays these records, and the
             # replay changes nothing because the rows are already committed.
             log.warning("offset commit refused after a rebalance: %s", error)
+            return
+        self._committed.update(offsets)
+
+
+def _names(partitions: Sequence[TopicPartition]) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
 
 def _trace_links(records: Sequence[ConsumerRecord]) -> list[trace.Link]:
@@ -306,9 +411,3 @@ def _trace_links(records: Sequence[ConsumerRecord]) -> list[trace.Link]:
         if context.is_valid:
             links.append(trace.Link(context))
     return links
-
-
-def _log_retry(retry_state: RetryCallState) -> None:
-    metrics.WRITE_RETRIES.inc()
-    error = retry_state.outcome.exception() if retry_state.outcome else None
-    log.warning("%s; partitions paused, retrying", error)

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingestor.progress import Progress
+
 
 @dataclass
 class Readiness:
-    """Set by the main loop: ready once the consumer has joined and the database answered."""
+    """Set by the main loop: ready once the consumer has joined and the database answered,
+    and while no fetched batch has waited past the progress deadline."""
 
+    progress: Progress = field(default_factory=lambda: Progress(deadline_seconds=120.0))
     consumer_started: bool = False
     database_reachable: bool = False
 
-    @property
-    def ready(self) -> bool:
-        return self.consumer_started and self.database_reachable
+    def report(self) -> dict[str, object]:
+        stalled = self.progress.stalled()
+        return {
+            "ready": self.consumer_started and self.database_reachable and not stalled,
+            "consumer_started": self.consumer_started,
+            "database_reachable": self.database_reachable,
+            "stalled_partitions": stalled,
+            "oldest_unsettled_batch_seconds": round(self.progress.oldest_age(), 3),
+            "waiting_on": self.progress.waiting_on,
+        }
 
 
 @get("/healthz", media_type=MediaType.JSON)
@@ -28,13 +39,8 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", media_type=MediaType.JSON)
 async def readyz(state: State) -> Response[dict[str, object]]:
-    readiness: Readiness = state.readiness
-    body: dict[str, object] = {
-        "ready": readiness.ready,
-        "consumer_started": readiness.consumer_started,
-        "database_reachable": readiness.database_reachable,
-    }
-    return Response(body, status_code=200 if readiness.ready else 503)
+    report = state.readiness.report()
+    return Response(report, status_code=200 if report["ready"] else 503)
 
 
 @get("/metrics", media_type=CONTENT_TYPE_LATEST)

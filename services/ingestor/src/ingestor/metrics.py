@@ -16,7 +16,15 @@ MESSAGES_REJECTED = Counter(
 )
 BATCH_SECONDS = Histogram("ingestor_batch_seconds", "Time to validate, write and commit a batch")
 WRITE_RETRIES = Counter(
-    "ingestor_write_retries_total", "Batch writes retried after a transient database error"
+    "ingestor_write_retries_total",
+    "Waits before trying a batch's write or dead letters again, by what went wrong "
+    "(a database error class, or DeadLetterUnacknowledged)",
+    ["reason"],
+)
+BATCHES_DROPPED = Counter(
+    "ingestor_batches_dropped_total",
+    "Batches fetched before a rebalance and not written: fetched again from the committed "
+    "offsets by whoever owns their partitions",
 )
 ANNOUNCE_FAILURES = Counter(
     "ingestor_announce_failures_total", "Batches whose Redis announcement failed"

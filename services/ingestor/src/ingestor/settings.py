@@ -18,6 +18,28 @@ class IngestorSettings(ServiceSettings):
     database_pool_size: int = Field(default=4, ge=1, le=100)
     outbox_batch_size: int = Field(default=2000, ge=1, le=100_000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    # Readiness turns false when a fetched batch has waited this long without being
+    # settled (the database or the broker away, a record that cannot be dead-lettered).
+    progress_deadline_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    # Bounds on how long one writer can hold the change counter's lock, which every
+    # writer needs: a writer frozen or cut off mid-transaction is ended by the server.
+    database_lock_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    database_idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # For fault tests only: hold each batch between its database commit and its offset
     # commit, so a test can kill the process exactly there.
     failpoint_pause_before_offset_commit: float = Field(default=0.0, ge=0, le=600)
+
+    def database_session_settings(self) -> dict[str, str]:
+        """PostgreSQL settings of every session of the writer's pool."""
+        return {
+            "lock_timeout": _milliseconds(self.database_lock_timeout_seconds),
+            "statement_timeout": _milliseconds(self.database_statement_timeout_seconds),
+            "idle_in_transaction_session_timeout": _milliseconds(
+                self.database_idle_in_transaction_timeout_seconds
+            ),
+        }
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
