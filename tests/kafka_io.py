@@ -31,13 +31,16 @@ class Message:
     partition: int | None = None  # where it was read from; a message to publish has none
 
 
-def publish(bootstrap: str, topic: str, messages: list[Message]) -> None:
+def publish(
+    bootstrap: str, topic: str, messages: list[Message], *, compression_type: str | None = None
+) -> None:
     async def send() -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             enable_idempotence=True,
             acks="all",
             max_request_size=32 * 1_048_576,
+            compression_type=compression_type,
         )
         await producer.start()
         try:
@@ -135,3 +138,20 @@ def publish_and_locate(bootstrap: str, topic: str, message: Message) -> tuple[in
     after = end_offsets(bootstrap, topic)
     (partition,) = [p for p in after if after[p] != before.get(p, 0)]
     return partition, before.get(partition, 0)
+
+
+def group_members(bootstrap: str, group_id: str) -> tuple[str, int]:
+    """The consumer group's state (`Stable` once a rebalance is over) and its member count."""
+
+    async def describe() -> tuple[str, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([group_id])
+        finally:
+            await admin.close()
+        (group,) = response.groups
+        _error, _group_id, state, _protocol_type, _protocol, members, *_ = group
+        return state, len(members)
+
+    return _run_bounded(describe())

@@ -9,7 +9,7 @@ import random
 import httpx
 
 from order_shared.model import encode_order
-from order_shared.topics import ORDERS, ORDERS_DLQ
+from order_shared.topics import MAX_MESSAGE_BYTES, ORDERS, ORDERS_DLQ
 from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually
 from tests.kafka_io import Message, end_offsets, publish, read_from
@@ -101,3 +101,35 @@ def test_reasons_name_the_field_and_the_rule(servers: Servers, ingestor: Service
     reason = dict(message.headers)["error.message"].decode()
     assert "$.payment.amount" in reason
     assert "goods_total + delivery_cost + custom_fee" in reason
+
+
+def test_a_message_the_dead_letter_topic_cannot_take_whole_goes_there_truncated(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    good = generate_order(random.Random(5007))
+    key = good.order_uid.encode()
+    # Just under the topic's limit: the reason headers push its dead letter over it.
+    near_the_limit = b"x" * (MAX_MESSAGE_BYTES - 100)
+    # 20 MiB of zeros is a few kilobytes compressed: the topic takes it, no dead letter can.
+    compressed = bytes(20 * 1_048_576)
+    dlq_start = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
+    orders_start = end_offsets(servers.kafka_bootstrap, ORDERS)
+
+    publish(servers.kafka_bootstrap, ORDERS, [Message(key, near_the_limit)])
+    publish(servers.kafka_bootstrap, ORDERS, [Message(key, compressed)], compression_type="gzip")
+    publish(servers.kafka_bootstrap, ORDERS, [Message(key, encode_order(good))])
+
+    assert eventually(lambda: order_row(servers.admin_database_url, good.order_uid), timeout=60)
+    dead = read_from(servers.kafka_bootstrap, ORDERS_DLQ, dlq_start, count=2, key=key)
+    assert len(dead) == 2
+    for message, original in zip(dead, (near_the_limit, compressed), strict=True):
+        headers = dict(message.headers)
+        assert message.value == original[: len(message.value)]
+        assert 0 < len(message.value) < len(original)
+        assert headers["error.truncated"] == b"true"
+        assert headers["error.class"] == b"MessageTooLarge"
+        assert int(headers["original.value.size"]) == len(original)
+        assert headers["source.topic"] == b"orders"
+        partition = int(headers["source.partition"])
+    offsets = [int(dict(message.headers)["source.offset"]) for message in dead]
+    assert offsets == [orders_start[partition], orders_start[partition] + 1]

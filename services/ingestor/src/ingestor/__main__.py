@@ -87,8 +87,11 @@ async def serve(settings: IngestorSettings) -> None:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
         acks="all",
-        # A rejected message goes to the DLQ whole, however large the topic let it be.
-        max_request_size=MAX_MESSAGE_BYTES + 65_536,
+        # What the topics take (we create them with this limit): a dead letter that would
+        # be larger is refused here, before it takes a sequence number, and is sent
+        # truncated. The broker's refusal would leave the idempotent producer's sequence
+        # behind, and every later send to that partition would fail.
+        max_request_size=MAX_MESSAGE_BYTES,
         # The relay sends hundreds of small events at once: batch them into few requests.
         linger_ms=5,
         max_batch_size=262_144,
