@@ -29,6 +29,11 @@ BATCHES_DROPPED = Counter(
 ANNOUNCE_FAILURES = Counter(
     "ingestor_announce_failures_total", "Batches whose Redis announcement failed"
 )
+EVENTS_UNPUBLISHABLE = Counter(
+    "ingestor_events_unpublishable_total",
+    "Outbox rows skipped because their created_at has no form in UTC (stored before "
+    "validation refused such dates)",
+)
 EVENTS_PUBLISHED = Counter(
     "ingestor_events_published_total", "Outbox rows published to Kafka order-events"
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -34,8 +33,14 @@ log = logging.getLogger(__name__)
 COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
 # One relay at a time holds the position; another ingestor's relay skips its turn.
 _LOCK_POSITION = "SELECT last_sent_id FROM outbox_position FOR UPDATE SKIP LOCKED"
+# A created_at that Python cannot hold (stored before validation refused such dates) is
+# read as NULL: that one event is skipped with a warning instead of stopping the relay.
 _UNSENT = """
-SELECT id, order_uid, status, created_at, version FROM order_events
+SELECT id, order_uid, status,
+       CASE WHEN created_at >= '0001-01-01T00:00:00Z' AND created_at < '10000-01-01T00:00:00Z'
+            THEN created_at END,
+       version
+  FROM order_events
  WHERE id > %s ORDER BY id LIMIT %s
 """
 _ADVANCE_POSITION = "UPDATE outbox_position SET last_sent_id = %s"
@@ -98,18 +103,20 @@ class OutboxRelay:
             rows = await cursor.fetchall()
             if not rows:
                 return 0
-            await self._publish(
+            events = [
                 (
                     order_uid.encode(),
                     encode_event(OrderEvent(order_uid, status, created_at, version)),
                 )
-                for _, order_uid, status, created_at, version in rows
-            )
+                for event_id, order_uid, status, created_at, version in rows
+                if created_at is not None or _unpublishable(event_id, order_uid)
+            ]
+            await self._publish(events)
             await connection.execute(_ADVANCE_POSITION, (rows[-1][0],))
-        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        metrics.EVENTS_PUBLISHED.inc(len(events))
         return len(rows)
 
-    async def _publish(self, events: Iterable[tuple[bytes, bytes]]) -> None:
+    async def _publish(self, events: list[tuple[bytes, bytes]]) -> None:
         """Publish (key, value) events and wait until the broker has acknowledged each."""
         partitions = sorted(await self._producer.partitions_for(ORDER_EVENTS))
         filling: dict[int, BatchBuilder] = {}
@@ -135,3 +142,14 @@ class OutboxRelay:
     async def _purge_sent(self) -> None:
         async with self._pool.connection() as connection:
             await connection.execute(_PURGE_SENT, (self._retention_seconds,))
+
+
+def _unpublishable(event_id: int, order_uid: str) -> bool:
+    """Count and log an event whose date has no UTC form; always False (it is skipped)."""
+    metrics.EVENTS_UNPUBLISHABLE.inc()
+    log.warning(
+        "outbox event %d of order %s skipped: its created_at is outside years 1 to 9999",
+        event_id,
+        order_uid,
+    )
+    return False
