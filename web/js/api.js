@@ -81,13 +81,17 @@ export async function requestStatus(id, signal) {
 }
 
 /**
- * One page of order summaries, newest first: { kind: 'page', orders, nextCursor }, or
+ * One page of the order summaries `filters` find (the API's search parameters), newest
+ * first: { kind: 'page', orders, nextCursor }, or
  * { kind: 'refused', status, detail } when the service answers with an error.
  * Rejects on network errors and aborts.
  */
-export async function requestOrderPage({ limit, cursor }, signal) {
+export async function requestOrderPage({ limit, cursor, filters }, signal) {
   const url = apiUrl(ORDERS_PATH);
   url.searchParams.set('limit', String(limit));
+  for (const [name, value] of Object.entries(filters)) {
+    url.searchParams.set(name, value);
+  }
   if (cursor !== null) {
     url.searchParams.set('cursor', cursor);
   }

@@ -1,8 +1,8 @@
-// The newest orders: a page at a time, each order a link to its page, and "Load more"
-// until there is nothing more.
+// The newest orders, or those a search finds: a page at a time, each order a link to its
+// page, and "Load more" until there is nothing more.
 
 import { GIVE_UP_AFTER_MS, TimedRequest, requestOrderPage } from './api.js';
-import { orderPageUrl } from './address.js';
+import { orderPageUrl, sameFilters } from './address.js';
 import { createElement, createRowHeader, createValueCell } from './elements.js';
 import { createTimeElement, formatMoney, parseIsoDate } from './format.js';
 import { describeValue } from './json-values.js';
@@ -16,19 +16,28 @@ const status = document.getElementById('recent-status');
 const refreshButton = document.getElementById('recent-refresh');
 const loadMoreButton = document.getElementById('load-more');
 
-/** Where the next page starts, how many rows are shown, and the request in flight. */
-const list = { nextCursor: null, count: 0, request: null };
+/**
+ * The API's filters of the orders listed (none: every order), where the next page starts,
+ * how many rows are shown, and the request in flight.
+ */
+const list = { filters: {}, nextCursor: null, count: 0, request: null };
 
 /** `openOrder(id)` is called when a link is followed with a plain click. */
 export function wireNewestOrders(openOrder) {
   body.addEventListener('click', (event) => handleOrderLinkClick(event, openOrder));
-  refreshButton.addEventListener('click', () => loadNewestOrders({ reset: true }));
+  refreshButton.addEventListener('click', () => loadNewestOrders({ reset: true, filters: list.filters }));
   loadMoreButton.addEventListener('click', () => loadNewestOrders({ reset: false }));
 }
 
-/** Loads the first page (reset) or the next one, newest first. */
-export async function loadNewestOrders({ reset }) {
+/** Loads the first page of the orders `filters` find (reset), or the next page. */
+export async function loadNewestOrders({ reset, filters = list.filters }) {
   list.request?.cancel();
+  if (reset && !sameFilters(filters, list.filters)) {
+    // Another search: the next page of the last one is no longer there to load.
+    list.filters = filters;
+    list.nextCursor = null;
+    loadMoreButton.hidden = true;
+  }
   const request = new TimedRequest(() => {
     setStatus('loading', 'Loading orders… still waiting, the service is slow.');
   });
@@ -38,11 +47,11 @@ export async function loadNewestOrders({ reset }) {
   // Buttons stay enabled (disabling one drops its keyboard focus); a second click
   // simply replaces the request in flight.
   table.setAttribute('aria-busy', 'true');
-  setStatus('loading', reset ? 'Loading the newest orders…' : 'Loading more orders…');
+  setStatus('loading', reset ? `Loading ${searching() ? 'the orders found' : 'the newest orders'}…` : 'Loading more orders…');
 
   let outcome;
   try {
-    outcome = await requestOrderPage({ limit: PAGE_SIZE, cursor }, request.signal);
+    outcome = await requestOrderPage({ limit: PAGE_SIZE, cursor, filters: list.filters }, request.signal);
   } catch {
     outcome = { kind: request.timedOut ? 'timeout' : 'unreachable' };
   } finally {
@@ -98,13 +107,31 @@ function showPage(page, reset) {
   table.hidden = list.count === 0;
   loadMoreButton.hidden = list.nextCursor === null;
 
-  if (list.count === 0) {
-    setStatus('empty', 'No orders yet.');
-  } else if (list.nextCursor !== null) {
-    setStatus('done', `Showing the newest ${list.count} orders. More are available.`);
-  } else {
-    setStatus('done', list.count === 1 ? 'Showing the only order.' : `Showing all ${list.count} orders.`);
+  setStatus(list.count === 0 ? 'empty' : 'done', describeList());
+}
+
+function describeList() {
+  const more = list.nextCursor !== null;
+  if (!searching()) {
+    if (list.count === 0) {
+      return 'No orders yet.';
+    }
+    if (more) {
+      return `Showing the newest ${list.count} orders. More are available.`;
+    }
+    return list.count === 1 ? 'Showing the only order.' : `Showing all ${list.count} orders.`;
   }
+  if (list.count === 0) {
+    return 'No orders match this search.';
+  }
+  if (more) {
+    return `Showing the newest ${list.count} orders found. More are available.`;
+  }
+  return list.count === 1 ? 'Showing the only order found.' : `Showing all ${list.count} orders found.`;
+}
+
+function searching() {
+  return Object.keys(list.filters).length > 0;
 }
 
 /** Links open the order in place; modified clicks keep the browser's behaviour. */

@@ -53,8 +53,8 @@ function handleSubmit(event) {
 
 function handlePopState() {
   const id = readIdFromUrl();
-  if (id !== null && id.trim() === currentId) {
-    return; // e.g. the skip link changed only the fragment
+  if ((id === null ? null : id.trim()) === currentId) {
+    return; // e.g. the skip link changed only the fragment, or back went to another search
   }
   showOrderFromUrl();
 }
