@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from order_shared.topics import ORDERS
+from order_shared.topics import ORDER_STATUS, ORDERS
 from tests.harness import Servers, ServiceProcess, eventually
 from tests.kafka_io import Message, publish
 
@@ -47,3 +47,17 @@ def publish_orders(servers: Servers, replica: ServiceProcess, documents: list[di
         return True
 
     eventually(all_served, timeout=30)
+
+
+def publish_status(servers: Servers, replica: ServiceProcess, order_uid: str, status: str) -> None:
+    """Publish a status change to `order-status`, then wait until `replica` serves it."""
+    change = {"order_uid": order_uid, "status": status, "changed_at": "2026-11-21T10:00:00Z"}
+    message = Message(order_uid.encode(), json.dumps(change).encode())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(publish, servers.kafka_bootstrap, ORDER_STATUS, [message]).result()
+
+    def served() -> bool:
+        url = f"{replica.base_url}/api/v1/orders/{order_uid}/status"
+        return httpx.get(url, timeout=5).json().get("status") == status
+
+    eventually(served, timeout=30)

@@ -283,7 +283,15 @@ def test_openapi_documents_every_endpoint_with_examples(
     assert any(e["value"]["order_uid"] == "b563feb7b2b84b6test" for e in example.values())
     assert {"200", "304", "400", "404", "503"} <= set(one["responses"])
     assert {"200", "304", "400", "404", "503"} <= set(status["responses"])
-    assert {"limit", "cursor"} == {p["name"] for p in listing["parameters"]}
+    assert {
+        "limit",
+        "cursor",
+        "track_number",
+        "customer_id",
+        "status",
+        "created_from",
+        "created_to",
+    } == {p["name"] for p in listing["parameters"]}
     assert "/healthz" in paths and "/readyz" in paths
 
 

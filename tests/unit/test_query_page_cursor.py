@@ -1,4 +1,5 @@
-"""The list's cursor: opaque, round-trips exactly, and anything else is malformed."""
+"""The list's cursor: opaque, round-trips exactly, continues only the search it came from,
+and anything else is malformed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from hypothesis import strategies as st
 from order_shared.model import ORDER_UID_PATTERN
 from query.order_pages import (
     MAX_CURSOR_LENGTH,
+    CursorOfAnotherSearch,
+    InvalidSearch,
     MalformedCursor,
+    OrderSearch,
     PageCursor,
+    continue_search,
     decode_cursor,
     encode_cursor,
 )
@@ -24,14 +29,55 @@ dates = st.datetimes(
 )
 
 
-@given(dates, uids)
-def test_a_cursor_round_trips(date_created: datetime, order_uid: str) -> None:
-    cursor = PageCursor(date_created, order_uid)
+texts = st.text(min_size=1, max_size=256).filter(lambda text: "\x00" not in text)
+searches = st.builds(
+    OrderSearch,
+    track_number=st.none() | texts,
+    customer_id=st.none() | texts,
+    status=st.none() | st.sampled_from(["created", "cancelled", "completed"]),
+    created_from=st.none() | dates,
+)
+
+
+@given(dates, uids, searches)
+def test_a_cursor_round_trips(date_created: datetime, order_uid: str, search: OrderSearch) -> None:
+    cursor = PageCursor(date_created, order_uid, search.digest() or None)
     token = encode_cursor(cursor)
 
     assert decode_cursor(token) == cursor
     assert len(token) <= MAX_CURSOR_LENGTH
     assert "=" not in token and "/" not in token and "+" not in token
+    assert continue_search(token, search) == cursor
+
+
+def test_a_cursor_continues_only_its_own_search() -> None:
+    when = datetime(2021, 11, 26, 6, 22, 19, tzinfo=UTC)
+    by_track = OrderSearch(track_number="WBILMTESTTRACK")
+    token = encode_cursor(PageCursor(when, "abc", by_track.digest()))
+
+    assert continue_search(token, OrderSearch(track_number="WBILMTESTTRACK")).order_uid == "abc"
+    for other in (
+        OrderSearch(),
+        OrderSearch(track_number="WBILMTESTTRACK2"),
+        OrderSearch(track_number="WBILMTESTTRACK", status="created"),
+        OrderSearch(customer_id="WBILMTESTTRACK"),
+    ):
+        with pytest.raises(CursorOfAnotherSearch):
+            continue_search(token, other)
+
+
+def test_a_cursor_from_before_searches_still_continues_the_unfiltered_list() -> None:
+    token = _b64(b'["2021-11-26T06:22:19Z","abc"]')
+
+    assert continue_search(token, OrderSearch()).order_uid == "abc"
+    with pytest.raises(CursorOfAnotherSearch):
+        continue_search(token, OrderSearch(status="created"))
+
+
+def test_a_range_must_end_after_it_starts() -> None:
+    when = datetime(2021, 11, 26, tzinfo=UTC)
+    with pytest.raises(InvalidSearch, match="earlier"):
+        OrderSearch(created_from=when, created_to=when)
 
 
 def _b64(raw: bytes) -> str:
@@ -50,6 +96,8 @@ def _b64(raw: bytes) -> str:
         _b64(b'["2021-11-26T06:22:19", "abc"]'),  # no time zone
         _b64(b'["2021-11-26T06:22:19Z", "bad id"]'),
         _b64(b'["2021-11-26T06:22:19Z", "abc", "extra"]'),
+        _b64(b'["2021-11-26T06:22:19Z", "abc", "AAAAAAAAAAAAAAAAA"]'),  # digest too long
+        _b64(b'["2021-11-26T06:22:19Z", "abc", null, "extra"]'),
         _b64(b'{"date_created": "2021-11-26T06:22:19Z", "order_uid": "abc"}'),
     ],
 )

@@ -111,3 +111,19 @@ BAD_PAGE = Example(
         "detail": "malformed cursor: pass back the next_cursor of a previous page",
     },
 )
+
+BAD_SEARCH = Example(
+    summary="A cursor used with other filters",
+    value={
+        "status_code": 400,
+        "detail": (
+            "this cursor belongs to a search with other filters: pass the same filters as "
+            "the page it came from, or leave out the cursor to start from the newest"
+        ),
+    },
+)
+
+TRACK_NUMBER = Example(summary="The canonical order's track number", value="WBILMTESTTRACK")
+CUSTOMER_ID = Example(summary="The canonical order's customer", value="test")
+CREATED_FROM = Example(summary="From the start of a day, UTC", value="2021-11-26T00:00:00Z")
+CREATED_TO = Example(summary="Until the start of the next day, UTC", value="2021-11-27T00:00:00Z")

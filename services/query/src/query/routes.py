@@ -18,11 +18,22 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.types import ASGIApp
 
-from order_shared.model import ORDER_UID_PATTERN, Order
+from order_shared.model import ORDER_UID_PATTERN, Order, OrderStatus
 from query import openapi_examples as examples
 from query.conditional import entity_tag, if_none_match, is_not_modified
 from query.order_lookup import OrderLookup
-from query.order_pages import MAX_CURSOR_LENGTH, MalformedCursor, decode_cursor, read_page
+from query.order_pages import (
+    MAX_CURSOR_LENGTH,
+    MAX_SEARCH_TEXT_LENGTH,
+    SEARCH_TEXT_PATTERN,
+    CursorOfAnotherSearch,
+    InvalidSearch,
+    MalformedCursor,
+    OrderSearch,
+    continue_search,
+    parse_zoned_datetime,
+    read_page,
+)
 from query.ready_response import json_response, not_modified
 from query.schemas import ErrorBody, OrderPage, OrderStatusView
 from query.store import CachedOrder
@@ -31,6 +42,10 @@ _ORDER_UID = re.compile(ORDER_UID_PATTERN)
 _MAX_ORDER_UID_LENGTH = 64
 _MALFORMED_ID = "malformed order id: use 1 to 64 letters, digits, '_' or '-'"
 _MALFORMED_CURSOR = "malformed cursor: pass back the next_cursor of a previous page"
+_CURSOR_OF_ANOTHER_SEARCH = (
+    "this cursor belongs to a search with other filters: pass the same filters as the "
+    "page it came from, or leave out the cursor to start from the newest"
+)
 
 
 class _DateCreated(msgspec.Struct):
@@ -55,6 +70,10 @@ _NOT_MODIFIED = ResponseSpec(
 _ORDER_UID_PARAMETER = Parameter(
     description="The order's `order_uid`: 1 to 64 letters, digits, `_` or `-`.",
     examples=[examples.ORDER_ID],
+)
+
+_STATUS_PARAMETER = Parameter(
+    default=None, description="Only orders with this status: `created`, `cancelled` or `completed`."
 )
 
 
@@ -128,17 +147,24 @@ class OrderController(Controller):
 
     @get(
         "/",
-        summary="Orders, newest first",
+        summary="Orders, newest first, optionally filtered",
         description=(
             "A page of order summaries, newest first by `date_created` (then `order_uid`). "
             "`items` is the number of items. Pass `next_cursor` back as `cursor` for the "
-            "next page; it is null on the last one."
+            "next page, with the same filters; it is null on the last one. The filters "
+            "are optional and all must hold: `track_number`, `customer_id` and `status` "
+            "match exactly, `created_from` (inclusive) and `created_to` (exclusive) bound "
+            "`date_created`."
         ),
         cache_control=CacheControlHeader(no_cache=True),
         responses={
             200: ResponseSpec(OrderPage, description="A page of orders", examples=[examples.PAGE]),
             400: ResponseSpec(
-                ErrorBody, description="Malformed limit or cursor", examples=[examples.BAD_PAGE]
+                ErrorBody,
+                description=(
+                    "Malformed limit, cursor or filter, or a cursor of a search with other filters"
+                ),
+                examples=[examples.BAD_PAGE, examples.BAD_SEARCH],
             ),
             503: _ERRORS[503],
         },
@@ -150,14 +176,63 @@ class OrderController(Controller):
         cursor: str | None = Parameter(
             default=None,
             max_length=MAX_CURSOR_LENGTH,
-            description="The `next_cursor` of the previous page; omit for the first page.",
+            description=(
+                "The `next_cursor` of the previous page; omit for the first page. It is "
+                "valid only with the filters of the page it came from."
+            ),
+        ),
+        track_number: str | None = Parameter(
+            default=None,
+            min_length=1,
+            max_length=MAX_SEARCH_TEXT_LENGTH,
+            pattern=SEARCH_TEXT_PATTERN,
+            description="Only orders with exactly this `track_number`.",
+            examples=[examples.TRACK_NUMBER],
+        ),
+        customer_id: str | None = Parameter(
+            default=None,
+            min_length=1,
+            max_length=MAX_SEARCH_TEXT_LENGTH,
+            pattern=SEARCH_TEXT_PATTERN,
+            description="Only orders of exactly this `customer_id`.",
+            examples=[examples.CUSTOMER_ID],
+        ),
+        status: OrderStatus | None = _STATUS_PARAMETER,
+        created_from: str | None = Parameter(
+            default=None,
+            schema_extra={"format": "date-time"},
+            description=(
+                "Only orders created at or after this time: RFC 3339 with a zone, "
+                "e.g. `2026-11-01T00:00:00Z`."
+            ),
+            examples=[examples.CREATED_FROM],
+        ),
+        created_to: str | None = Parameter(
+            default=None,
+            schema_extra={"format": "date-time"},
+            description=(
+                "Only orders created before this time: RFC 3339 with a zone; later "
+                "than `created_from`."
+            ),
+            examples=[examples.CREATED_TO],
         ),
     ) -> OrderPage:
         try:
-            after = None if cursor is None else decode_cursor(cursor)
+            search = OrderSearch(
+                track_number=track_number,
+                customer_id=customer_id,
+                status=status,
+                created_from=parse_zoned_datetime("created_from", created_from),
+                created_to=parse_zoned_datetime("created_to", created_to),
+            )
+            after = None if cursor is None else continue_search(cursor, search)
+        except InvalidSearch as error:
+            raise ValidationException(detail=str(error)) from None
         except MalformedCursor:
             raise ValidationException(detail=_MALFORMED_CURSOR) from None
-        return await read_page(state.pool, after, limit)
+        except CursorOfAnotherSearch:
+            raise ValidationException(detail=_CURSOR_OF_ANOTHER_SEARCH) from None
+        return await read_page(state.pool, search, after, limit)
 
 
 @get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")

@@ -1,0 +1,123 @@
+// The query service's API as the page uses it: one order, its status, pages of the newest
+// orders. Each answer is classified here, so the views only decide what to show.
+
+import { isPlainObject } from './json-values.js';
+
+const ORDERS_PATH = 'api/v1/orders'; // resolved against the page, i.e. /api/v1/orders
+export const ORDER_STATUSES = new Set(['created', 'cancelled', 'completed']);
+export const SLOW_AFTER_MS = 3000;
+export const GIVE_UP_AFTER_MS = 15000;
+
+/**
+ * A request the page is waiting for: it calls `onSlow` after SLOW_AFTER_MS and aborts
+ * (with `timedOut` set) after GIVE_UP_AFTER_MS, unless it settled or was cancelled first.
+ */
+export class TimedRequest {
+  constructor(onSlow) {
+    this.controller = new AbortController();
+    this.timedOut = false;
+    this.timers = [
+      setTimeout(onSlow, SLOW_AFTER_MS),
+      setTimeout(() => {
+        this.timedOut = true;
+        this.controller.abort();
+      }, GIVE_UP_AFTER_MS),
+    ];
+  }
+
+  get signal() {
+    return this.controller.signal;
+  }
+
+  /** The answer is in (or failed): no slow notice, no giving up any more. */
+  settle() {
+    this.timers.forEach(clearTimeout);
+  }
+
+  /** Abandons the request: a newer one took over. */
+  cancel() {
+    this.settle();
+    this.controller.abort();
+  }
+}
+
+/**
+ * Fetches one order and classifies the answer.
+ * Resolves to { kind: 'found' | 'not-found' | 'bad-id' | 'unavailable' | 'unexpected', ... };
+ * rejects on network errors and aborts.
+ */
+export async function requestOrder(id, signal) {
+  const response = await fetchJson(apiUrl(`${ORDERS_PATH}/${encodeURIComponent(id)}`), signal);
+  const body = await readJson(response);
+  const detail = isPlainObject(body) ? body.detail : undefined;
+  if (response.status === 200) {
+    return isPlainObject(body) ? { kind: 'found', order: body } : { kind: 'unexpected', status: 200 };
+  }
+  if (response.status === 404) {
+    return { kind: 'not-found' };
+  }
+  if (response.status === 400) {
+    return { kind: 'bad-id', detail };
+  }
+  if (response.status >= 500) {
+    return { kind: 'unavailable', detail };
+  }
+  return { kind: 'unexpected', status: response.status };
+}
+
+/** The order's status ('created', 'cancelled', 'completed'), or 'unknown' if that fails. */
+export async function requestStatus(id, signal) {
+  try {
+    const url = apiUrl(`${ORDERS_PATH}/${encodeURIComponent(id)}/status`);
+    const response = await fetchJson(url, signal);
+    const body = await readJson(response);
+    if (response.ok && isPlainObject(body) && ORDER_STATUSES.has(body.status)) {
+      return body.status;
+    }
+  } catch {
+    // shown as unknown; the order itself decides what the page says
+  }
+  return 'unknown';
+}
+
+/**
+ * One page of the order summaries `filters` find (the API's search parameters), newest
+ * first: { kind: 'page', orders, nextCursor }, or
+ * { kind: 'refused', status, detail } when the service answers with an error.
+ * Rejects on network errors and aborts.
+ */
+export async function requestOrderPage({ limit, cursor, filters }, signal) {
+  const url = apiUrl(ORDERS_PATH);
+  url.searchParams.set('limit', String(limit));
+  for (const [name, value] of Object.entries(filters)) {
+    url.searchParams.set(name, value);
+  }
+  if (cursor !== null) {
+    url.searchParams.set('cursor', cursor);
+  }
+  const response = await fetchJson(url, signal);
+  const body = await readJson(response);
+  if (response.ok && isPlainObject(body) && Array.isArray(body.orders)) {
+    const nextCursor = typeof body.next_cursor === 'string' && body.next_cursor !== '' ? body.next_cursor : null;
+    return { kind: 'page', orders: body.orders.filter(isPlainObject), nextCursor };
+  }
+  return { kind: 'refused', status: response.status, detail: isPlainObject(body) ? body.detail : undefined };
+}
+
+function apiUrl(path) {
+  return new URL(path, document.baseURI);
+}
+
+function fetchJson(url, signal) {
+  return fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store', signal });
+}
+
+/** Parses a JSON body; answers undefined when the body is not JSON. Aborts still reject. */
+async function readJson(response) {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

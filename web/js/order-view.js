@@ -1,0 +1,41 @@
+// The order shown on the page: its heading and status badge, then each section.
+
+import { describeValue, isPlainObject } from './json-values.js';
+import { renderDelivery, renderPayment, renderSummary } from './order-fields.js';
+import { renderItems } from './order-items.js';
+import { forgetRawJson, showRawJson } from './raw-json.js';
+import { fillStatusBadge } from './status-badge.js';
+
+const BASE_TITLE = document.title;
+const article = document.getElementById('order');
+const heading = document.getElementById('order-heading');
+const headingId = document.getElementById('order-heading-id');
+const statusBadge = document.getElementById('order-status-badge');
+
+export function renderOrder(order, status) {
+  const delivery = isPlainObject(order.delivery) ? order.delivery : {};
+  const payment = isPlainObject(order.payment) ? order.payment : {};
+  const items = Array.isArray(order.items) ? order.items : [];
+
+  headingId.textContent = describeValue(order.order_uid);
+  fillStatusBadge(statusBadge, status);
+  renderSummary(order, status);
+  renderDelivery(delivery);
+  renderPayment(payment);
+  renderItems(items, payment.currency, order.order_uid);
+  showRawJson(order);
+
+  article.hidden = false;
+  document.title = `Order ${describeValue(order.order_uid)} · ${BASE_TITLE}`;
+}
+
+export function hideOrder() {
+  article.hidden = true;
+  forgetRawJson();
+  document.title = BASE_TITLE;
+}
+
+/** Moves the keyboard focus to the order shown (it was opened from a link). */
+export function focusOrder() {
+  heading.focus();
+}
