@@ -39,7 +39,13 @@ from order_shared.topics import ensure_topics
 log = logging.getLogger("migrate")
 
 LOGIN_PREFIX = "LOGIN_FOR_"
-_CHECKOUT_MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
+
+
+def _checkout_migrations() -> Path:
+    """db/migrations of the checkout this file is in; images set MIGRATIONS_DIR instead (in
+    the image this file is /app/migrate.py, which has no checkout around it)."""
+    return Path(__file__).resolve().parents[2] / "db" / "migrations"
+
 
 T = TypeVar("T")
 
@@ -53,7 +59,7 @@ class MigrationSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(min_length=1)
     kafka_topic_partitions: int = Field(default=3, ge=1, le=1000)
     kafka_topic_replication_factor: int = Field(default=1, ge=1, le=10)
-    migrations_dir: Path = _CHECKOUT_MIGRATIONS
+    migrations_dir: Path = Field(default_factory=_checkout_migrations)
     wait_seconds: float = Field(default=300.0, gt=0, le=3600)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
