@@ -93,9 +93,8 @@ HEALTHCHECK NONE
 ENTRYPOINT ["order-migrate"]
 USER 10001:10001
 
+# The canonical order ships inside the package: `order-producer --canonical`.
 FROM runtime AS producer
-# The canonical order of the original task, so a demo can publish it by name.
-COPY tests/data/canonical_order.json /app/data/canonical_order.json
 HEALTHCHECK NONE
 ENTRYPOINT ["order-producer"]
 CMD ["--generate", "50"]

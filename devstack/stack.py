@@ -19,7 +19,6 @@ from order_migrations.release import prepare_release
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".state"
-CANONICAL_ORDER = REPO / "tests" / "data" / "canonical_order.json"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from psycopg import sql
 
 from devstack import postgres
+from producer.demo import CANONICAL_ORDER_UID, canonical_order
 from tests.deploy.conftest import REPO, missing
 from tests.deploy.image_layout import ImageRoot, lay_out
 from tests.harness import Servers, eventually, free_port
@@ -218,20 +219,21 @@ def _create_topic(bootstrap: str, name: str) -> None:
     asyncio.run(create())
 
 
-def test_producer_image_publishes_the_canonical_order_compose_names(
+def test_producer_image_publishes_the_canonical_order_it_ships(
     image: Callable[[str], ImageRoot], servers: Servers, compose: dict
 ) -> None:
+    """Compose's demo publishes `--canonical`: the order inside the producer's wheel."""
     producer = image("order-producer")
     demo = compose["services"]["demo-orders"]
-    command = " ".join([*demo.get("entrypoint", []), *demo.get("command", [])])
-    (canonical,) = {word for word in shlex.split(command) if word.endswith(".json")}
+    assert "order-producer --canonical" in " ".join(demo["command"])
     topic = f"image-check-{uuid.uuid4().hex[:8]}"
     _create_topic(servers.kafka_bootstrap, topic)
     output = _run(
         producer,
-        [*producer.entrypoint, "--topic", topic, canonical],
+        [*producer.entrypoint, "--topic", topic, "--canonical"],
         {"KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap, "OTEL_EXPORTER_OTLP_ENDPOINT": ""},
     )
     assert f"published 1 messages to {topic}" in output
     (message,) = read_from(servers.kafka_bootstrap, topic, {0: 0}, count=1)
-    assert message.value == (REPO / "tests" / "data" / "canonical_order.json").read_bytes().strip()
+    assert message.value == canonical_order().strip()
+    assert message.key == CANONICAL_ORDER_UID.encode()
