@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 REPO = Path(__file__).resolve().parents[2]
-# python:3.11-slim's PATH; the Dockerfile's ENV lines build on it.
+# python:3.11-slim's PATH (its /usr/local/bin prepended to Debian's, hence twice); the
+# Dockerfile's ENV lines build on it.
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_UV_DIR = "/.host-uv"  # where the host's uv appears in a builder root
 # The builder reaches the package index as the host does (its certificates, its proxy).
@@ -290,12 +291,14 @@ def _run_builder(stage: Stage, root: ImageRoot, dockerfile: Dockerfile) -> None:
         elif keyword == "COPY":
             _copy(rest, root, variables, stages={})
         elif keyword == "RUN":
-            _run_uv(rest, root, variables, dockerfile)
+            _run_uv(rest, root, variables)
         else:
             raise DockerfileError(f"the builder stage's {keyword} is not laid out here")
 
 
-def _run_uv(rest: str, root: ImageRoot, variables: dict[str, str], dockerfile: Dockerfile):
+def _run_uv(rest: str, root: ImageRoot, variables: dict[str, str]) -> None:
+    """A builder's RUN: each `uv` command chrooted in the builder's root, its bind mounts
+    copied in for the command only, its cache mount bound to uv's cache on the host."""
     words = shlex.split(rest)
     mounts = [w.removeprefix("--mount=") for w in words if w.startswith("--mount=")]
     command = [word for word in words if not word.startswith("--mount=")]
@@ -379,7 +382,7 @@ def lay_out(
     host_uv = subprocess.run(["uv", "--version"], capture_output=True, text=True).stdout.split()
     chain = parsed.chain(target)
     for name, stage in parsed.stages.items():
-        if stage in chain or not any(f"--from={name}" in i[1] for i in _all(parsed)):
+        if stage in chain or not any(f"--from={name}" in rest for _, rest in _every(parsed)):
             continue
         if stage.base.startswith("ghcr.io/astral-sh/uv"):
             if host_uv[1] != _uv_image_version(parsed):
@@ -444,6 +447,7 @@ def _add_accounts(command: str, image: ImageRoot) -> None:
             raise DockerfileError(f"the runtime's RUN {program} is not laid out here")
 
 
-def _all(parsed: Dockerfile) -> Iterator[tuple[str, str]]:
+def _every(parsed: Dockerfile) -> Iterator[tuple[str, str]]:
+    """Every instruction of every stage."""
     for stage in parsed.stages.values():
         yield from stage.instructions
