@@ -38,10 +38,13 @@ screenshot: prerequisites ## docs/screenshot.png: the page showing an order, in 
 
 # --- Deploying: Docker Compose, Helm and Tilt (see README) ---------------------------------
 
-.PHONY: kind-up kind-down tilt-up deploy-check
+.PHONY: kind-up kind-down kind-images tilt-up deploy-check
 
 kind-up: ## kind cluster "order-service" with a local registry and an ingress on http://localhost:8000
 	bash deploy/kind/up.sh
+
+kind-images: ## build the four images and load them into the kind cluster (MODE=push: to its registry)
+	bash deploy/kind/images.sh $${MODE:-load}
 
 kind-down: ## delete the kind cluster and its registry
 	bash deploy/kind/down.sh

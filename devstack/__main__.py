@@ -18,7 +18,7 @@ from devstack import stack
 
 def _publish_demo_orders(ports: stack.Ports) -> None:
     producer = [sys.executable, "-m", "producer", "--bootstrap-servers", f"127.0.0.1:{ports.kafka}"]
-    subprocess.run([*producer, str(stack.CANONICAL_ORDER)], check=True)
+    subprocess.run([*producer, "--canonical"], check=True)
     # Seeded, so a second `make up` re-sends the same orders and changes nothing.
     subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True)
 

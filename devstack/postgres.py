@@ -17,12 +17,17 @@ import psycopg
 from psycopg import sql
 
 from devstack.process import ServerCommand
+from order_migrations.logins import Login
 
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "postgres"
 DATABASE = "orders"
-# Login users of the services and the group role each is granted (roles come from db/).
-SERVICE_USERS = {"order_ingestor": "order_writer", "order_query": "order_reader"}
+# Login users of the services (password: the user's name) and the group role each is
+# granted; the roles come from the migrations.
+SERVICE_LOGINS = (
+    Login("order_ingestor", "order_ingestor", "order_writer"),
+    Login("order_query", "order_query", "order_reader"),
+)
 
 
 def _bin_dir() -> Path:
@@ -131,18 +136,3 @@ def create_database(port: int) -> None:
         ).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-
-
-def create_service_users(port: int) -> None:
-    """Login users for the services, each in its group role (run after the migrations)."""
-    with psycopg.connect(admin_url(port), autocommit=True) as connection:
-        for user, group in SERVICE_USERS.items():
-            exists = connection.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)
-            ).fetchone()
-            if not exists:
-                connection.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-                        sql.Identifier(user), sql.Literal(user), sql.Identifier(group)
-                    )
-                )

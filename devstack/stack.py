@@ -3,7 +3,6 @@ its state in `.state/` so a second `make up` finds the orders of the first."""
 
 from __future__ import annotations
 
-import asyncio
 import configparser
 import shlex
 import subprocess
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from devstack import kafka_broker, migrations, postgres, redis_server
+from devstack import kafka_broker, postgres, redis_server
 from devstack.process import ServerCommand
-from order_shared.topics import ensure_topics
+from order_migrations.release import prepare_release
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".state"
-CANONICAL_ORDER = REPO / "tests" / "data" / "canonical_order.json"
 
 
 @dataclass(frozen=True)
@@ -179,9 +177,9 @@ def up(ports: Ports) -> None:
     redis_server.wait_until_ready(ports.redis)
     kafka_broker.wait_until_ready(f"127.0.0.1:{ports.kafka}", timeout=120)
     postgres.create_database(ports.postgres)
-    migrations.apply_migrations(postgres.admin_url(ports.postgres))
-    postgres.create_service_users(ports.postgres)
-    asyncio.run(ensure_topics(f"127.0.0.1:{ports.kafka}"))
+    prepare_release(
+        postgres.admin_url(ports.postgres), f"127.0.0.1:{ports.kafka}", postgres.SERVICE_LOGINS
+    )
     supervisorctl("start", *(command.name for command in services))
     wait_until_http_ready(f"http://127.0.0.1:{ports.ingestor}/readyz")
     for port in ports.query:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from producer.demo import canonical_order as shipped_canonical_order
 from tests.harness import Servers, ServiceProcess, make_servers, start_ingestor, start_query
-
-CANONICAL_ORDER_PATH = Path(__file__).parent / "data" / "canonical_order.json"
 
 
 @pytest.fixture(scope="session")
 def canonical_order_bytes() -> bytes:
-    return CANONICAL_ORDER_PATH.read_bytes()
+    """The canonical order as the producer ships it (`order-producer --canonical`)."""
+    return shipped_canonical_order()
 
 
 @pytest.fixture(scope="session")

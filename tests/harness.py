@@ -3,7 +3,6 @@ product's services as real processes that tests can stop, kill, freeze and resta
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import sys
@@ -14,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from devstack import kafka_broker, migrations, postgres, redis_server
+from devstack import kafka_broker, postgres, redis_server
 from devstack.process import RunningServer, ServerCommand
-from order_shared.topics import ensure_topics
+from order_migrations.release import prepare_release
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -84,13 +83,17 @@ class Servers:
     def stop(self, name: str) -> None:
         self.running.pop(name).stop()
 
+    def prepare_release(self) -> None:
+        """The `orders` database, then what the release job prepares (as `make up` does);
+        topics only when Kafka runs."""
+        postgres.create_database(self.postgres_port)
+        kafka = self.kafka_bootstrap if "kafka" in self.running else None
+        prepare_release(self.admin_database_url, kafka, postgres.SERVICE_LOGINS)
+
     def start_all(self) -> None:
         for name in ("postgres", "redis", "kafka"):
             self.start(name)
-        postgres.create_database(self.postgres_port)
-        migrations.apply_migrations(self.admin_database_url)
-        postgres.create_service_users(self.postgres_port)
-        asyncio.run(ensure_topics(self.kafka_bootstrap))
+        self.prepare_release()
 
     def stop_all(self) -> None:
         """Stop every server and delete its data; the logs stay in test-artifacts."""
@@ -191,6 +194,4 @@ def start_storage(servers: Servers) -> None:
     the query service when the orders are written straight into PostgreSQL (benchmarks)."""
     for name in ("postgres", "redis"):
         servers.start(name)
-    postgres.create_database(servers.postgres_port)
-    migrations.apply_migrations(servers.admin_database_url)
-    postgres.create_service_users(servers.postgres_port)
+    servers.prepare_release()

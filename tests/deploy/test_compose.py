@@ -115,3 +115,49 @@ def test_build_contexts_exist(compose: dict) -> None:
             context = (COMPOSE_FILE.parent / service["build"]["context"]).resolve()
             assert context == REPO, name
             assert (context / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_published_ports_are_on_loopback_and_host_tools_reach_kafka_and_otlp(compose: dict):
+    published = {name: service.get("ports", []) for name, service in compose["services"].items()}
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is open beyond loopback"
+    assert "127.0.0.1:9092:9092" in published["kafka"]
+    # `make demo` on the host exports its spans like the containers do.
+    assert "127.0.0.1:4318:4318" in published["jaeger"]
+
+
+def _nginx_config(compose: dict) -> str:
+    proxy = compose["services"]["proxy"]
+    config_path = next(v.split(":")[0] for v in proxy["volumes"] if "nginx.conf" in v)
+    return (COMPOSE_FILE.parent / config_path).read_text()
+
+
+def test_the_proxy_re_resolves_replicas_that_are_recreated(compose: dict) -> None:
+    """A recreated replica gets a new address; nginx must look the name up again."""
+    config = _nginx_config(compose)
+    resolver = re.search(r"^\s*resolver\s+([^;]+);", config, re.MULTILINE)
+    assert resolver, "no resolver: names are resolved once, at start"
+    assert resolver.group(1).split()[0] == "127.0.0.11", "Docker's embedded DNS"
+    assert re.search(r"\bvalid=\d+s\b", resolver.group(1))
+    upstream = re.search(r"upstream query \{(.*?)\}", config, re.DOTALL).group(1)
+    assert re.search(r"^\s*zone\s+\S+\s+\d+k;", upstream, re.MULTILINE)
+    servers = re.findall(r"^\s*server\s+(.*);", upstream, re.MULTILINE)
+    assert servers and all(" resolve" in server for server in servers), servers
+    # `resolve` in an upstream is open-source nginx from 1.27.3 on.
+    tag = compose["services"]["proxy"]["image"].rpartition(":")[2]
+    version = tuple(int(part) for part in tag.split("-")[0].split("."))
+    assert version >= (1, 27, 3), tag
+
+
+def test_the_kafka_healthcheck_runs_a_small_jvm(compose: dict) -> None:
+    command = " ".join(compose["services"]["kafka"]["healthcheck"]["test"])
+    heap = re.search(r"KAFKA_HEAP_OPTS='([^']*)'", command)
+    assert heap, "the probe's JVM would take the broker's heap settings"
+    maximum = re.search(r"-Xmx(\d+)m", heap.group(1))
+    assert maximum and int(maximum.group(1)) <= 128, heap.group(1)
+
+
+def test_jaeger_is_healthy_by_its_health_extension_not_its_ui(compose: dict) -> None:
+    command = " ".join(compose["services"]["jaeger"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:13133/status" in command

@@ -1,82 +1,112 @@
-"""The Dockerfiles: hadolint-clean, multi-stage from the lockfile, non-root, health-checked."""
+"""The Dockerfile: hadolint-clean, multi-stage from the lockfile, one target per image, each
+non-root and health-checked; the targets Compose builds are the images that ship."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import tomllib
 
 import pytest
+import yaml
 
-from tests.deploy.conftest import REPO, run, tool
+from tests.deploy.conftest import COMPOSE_FILE, REPO, run, tool
+from tests.deploy.image_layout import Dockerfile, Stage
 
-DOCKERFILES = sorted(
-    str(path.relative_to(REPO))
-    for path in (*REPO.glob("services/*/Dockerfile"), *REPO.glob("db/Dockerfile"))
-)
-# One-shot images: nothing listens, so `HEALTHCHECK NONE` says so explicitly.
-ONE_SHOT = {"services/producer/Dockerfile", "db/Dockerfile"}
+DOCKERFILE = REPO / "Dockerfile"
 
 
-def stages(dockerfile: str) -> dict[str, str]:
-    """Stage name -> its instructions (continuation lines joined)."""
-    text = re.sub(r"\\\n\s*", " ", (REPO / dockerfile).read_text())
-    found: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        match = re.match(r"FROM\s+\S+(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
-        if match:
-            current = match.group(1) or f"stage{len(found)}"
-            found[current] = ""
-        elif current:
-            found[current] += line + "\n"
-    return found
+def compose_builds() -> dict[str, dict]:
+    """Compose service -> its build section (query-1 and query-2 build the same image)."""
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    return {
+        name: {**service["build"], "one_shot": "x-one-shot" in service}
+        for name, service in compose["services"].items()
+        if "build" in service
+    }
 
 
-def test_every_service_has_a_dockerfile() -> None:
-    services = {path.parent.name for path in REPO.glob("services/*/pyproject.toml")}
-    assert {Path(d).parent.name for d in DOCKERFILES if d.startswith("services/")} == services
+SHIPPED = sorted({build["target"] for build in compose_builds().values()})
+ONE_SHOT = {build["target"] for build in compose_builds().values() if build["one_shot"]}
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES)
-def test_dockerfile_passes_hadolint(dockerfile: str) -> None:
-    result = run(tool("hadolint"), "--failure-threshold", "info", dockerfile, check=False)
+def instructions(stages: list[Stage], keyword: str) -> list[str]:
+    return [rest for stage in stages for word, rest in stage.instructions if word == keyword]
+
+
+def workspace_members() -> dict[str, str]:
+    """Package name -> its folder, for every member of the uv workspace."""
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    members = {}
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        for folder in sorted(REPO.glob(pattern)):
+            manifest = folder / "pyproject.toml"
+            if manifest.is_file():
+                name = tomllib.loads(manifest.read_text())["project"]["name"]
+                members[name] = str(folder.relative_to(REPO))
+    return members
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = run(tool("hadolint"), "--failure-threshold", "info", DOCKERFILE, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES)
-def test_dependencies_come_from_the_lockfile_in_a_builder_stage(dockerfile: str) -> None:
-    builder = stages(dockerfile)["builder"]
-    syncs = re.findall(r"uv sync [^&\n]*", builder)
-    assert syncs and all("--frozen" in s and "--no-dev" in s for s in syncs), syncs
-    assert "pip install" not in builder.replace("uv pip install", "")
+def test_dependencies_come_from_the_lockfile_in_a_builder_stage() -> None:
+    builder = Dockerfile(DOCKERFILE).stages["builder"]
+    runs = instructions([builder], "RUN")
+    syncs = [re.search(r"uv sync [^&]*", line).group(0) for line in runs]
+    assert len(syncs) == 2, runs
+    assert all("--frozen" in s and "--no-dev" in s and '"${PACKAGE}"' in s for s in syncs)
+    assert "pip install" not in " ".join(runs)
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES)
-def test_release_image_has_no_build_tools_and_runs_unprivileged(dockerfile: str) -> None:
-    all_stages = stages(dockerfile)
-    assert list(all_stages)[-1] == "release", "the default target must be the release image"
-    release = all_stages["release"]
-    text = (REPO / dockerfile).read_text()
-    release_base = re.search(r"FROM\s+(\S+)\s+AS\s+release", text).group(1)
-    chain = release + (all_stages.get(release_base, "") if release_base in all_stages else "")
+def test_the_dependency_layer_sees_every_workspace_manifest() -> None:
+    """uv resolves the workspace from its manifests: a member left out of the bind mounts
+    (a new service) would make the first `uv sync` see another workspace than uv.lock's."""
+    (first, _) = instructions([Dockerfile(DOCKERFILE).stages["builder"]], "RUN")
+    mounted = set(re.findall(r"--mount=type=bind,source=(\S+?),target=\1(?:\s|$)", first))
+    manifests = {f"{folder}/pyproject.toml" for folder in workspace_members().values()}
+    assert mounted == {"uv.lock", "pyproject.toml", *manifests}
+
+
+def test_every_workspace_program_has_a_target_that_installs_it() -> None:
+    stages = Dockerfile(DOCKERFILE).stages
+    programs = {name.removeprefix("order-") for name in workspace_members()} - {"shared"}
+    assert programs <= set(stages), programs - set(stages)
+    assert set(SHIPPED) == programs
+    for build in compose_builds().values():
+        assert build["args"] == {"PACKAGE": f"order-{build['target']}"}, build
+
+
+@pytest.mark.parametrize("target", SHIPPED)
+def test_image_has_no_build_tools_and_runs_unprivileged(target: str) -> None:
+    chain = Dockerfile(DOCKERFILE).chain(target)
+    assert "builder" not in {stage.name for stage in chain}
+    text = "\n".join(f"{word} {rest}" for stage in chain for word, rest in stage.instructions)
     # Only the built virtualenv crosses over; uv, compilers and caches stay in the builder.
-    assert not re.search(r"COPY --from=uv|apt-get install|apk add|\buv\b sync", chain)
-    assert re.search(r"^USER 10001:10001$", release, re.MULTILINE)
+    assert not re.search(r"COPY --from=uv|apt-get install|apk add|\buv\b sync", text)
+    assert instructions(chain, "COPY")[0] == "--from=builder /app/.venv /app/.venv"
+    assert instructions(chain, "USER")[-1] == "10001:10001"
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES)
-def test_dockerfile_declares_its_healthcheck(dockerfile: str) -> None:
-    text = (REPO / dockerfile).read_text()
-    if dockerfile in ONE_SHOT:
-        assert "HEALTHCHECK NONE" in text
+@pytest.mark.parametrize("target", ["ingestor-dev", "query-dev"])
+def test_dev_targets_run_unprivileged_too(target: str) -> None:
+    assert instructions(Dockerfile(DOCKERFILE).chain(target), "USER")[-1] == "10001:10001"
+
+
+@pytest.mark.parametrize("target", SHIPPED)
+def test_image_declares_its_healthcheck(target: str) -> None:
+    (healthcheck, *_) = reversed(instructions(Dockerfile(DOCKERFILE).chain(target), "HEALTHCHECK"))
+    if target in ONE_SHOT:
+        assert healthcheck == "NONE"
     else:
-        assert re.search(r"HEALTHCHECK --interval=\S+ .*CMD .*/healthz", text.replace("\\\n", ""))
+        assert re.search(r"--interval=\S+ .*CMD .*/healthz", healthcheck)
 
 
 def test_the_query_image_ships_the_page_where_web_root_points() -> None:
-    text = (REPO / "services/query/Dockerfile").read_text()
-    assert "COPY web /app/web" in text
-    assert "WEB_ROOT=/app/web" in text
+    chain = Dockerfile(DOCKERFILE).chain("query")
+    assert "web /app/web" in instructions(chain, "COPY")
+    assert any("WEB_ROOT=/app/web" in env for env in instructions(chain, "ENV"))
 
 
 def test_dockerignore_sends_only_what_the_images_install() -> None:

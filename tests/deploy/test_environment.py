@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from deploy.migrations.migrate import LOGIN_PREFIX, MigrationSettings
 from ingestor.settings import IngestorSettings
+from order_migrations.job import MigrationSettings
+from order_migrations.logins import LOGIN_PREFIX
 from order_shared.settings import ServiceSettings
 from query.settings import QuerySettings
 from tests.deploy.conftest import RELEASE, Rendering

@@ -142,7 +142,6 @@ def test_query_service_autoscales_keeps_a_disruption_budget_and_spreads(
     default_rendering: Rendering,
 ) -> None:
     query = default_rendering.named("Deployment", f"{RELEASE}-query")
-    assert "replicas" not in query["spec"], "the HPA owns the replica count"
     hpa = default_rendering.named("HorizontalPodAutoscaler", f"{RELEASE}-query")
     assert hpa["spec"]["scaleTargetRef"]["name"] == query["metadata"]["name"]
     assert hpa["spec"]["minReplicas"] >= 2
@@ -233,3 +232,60 @@ def test_kind_values_file_is_plain_yaml_overriding_known_keys() -> None:
         return found
 
     assert unknown(kind, defaults) == []
+
+
+HELM_DEFAULT_TIMEOUT_SECONDS = 300  # `helm install/upgrade --timeout`, 5m unless given
+
+
+def test_the_migrations_hook_fails_as_itself_inside_helms_default_timeout(
+    default_rendering: Rendering,
+) -> None:
+    job = default_rendering.named("Job", f"{RELEASE}-migrations")
+    assert "pre-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+    deadline = job["spec"]["activeDeadlineSeconds"]
+    assert deadline < HELM_DEFAULT_TIMEOUT_SECONDS, "Helm would time out before the Job fails"
+    env = {
+        item["name"]: item.get("value")
+        for item in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert float(env["WAIT_SECONDS"]) < deadline
+
+
+def test_a_wait_longer_than_the_jobs_deadline_is_refused_with_the_reason() -> None:
+    result = run(
+        tool("helm"),
+        "template",
+        RELEASE,
+        CHART,
+        "--set",
+        "migrations.env.WAIT_SECONDS=600",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "WAIT_SECONDS (600) must be below migrations.activeDeadlineSeconds" in result.stderr
+
+
+def test_an_autoscaled_deployment_starts_at_the_hpa_minimum(rendering: Rendering) -> None:
+    hpas = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa
+        for hpa in rendering.of_kind("HorizontalPodAutoscaler")
+    }
+    for deployment in rendering.of_kind("Deployment"):
+        hpa = hpas.get(deployment["metadata"]["name"])
+        if hpa:
+            assert deployment["spec"]["replicas"] == hpa["spec"]["minReplicas"]
+        else:
+            assert deployment["spec"]["replicas"] >= 1
+    if rendering.name == "default":
+        assert hpas, "the default values autoscale the query service"
+
+
+def test_dev_jaeger_is_probed_on_its_health_extension_not_its_ui(
+    kind_rendering: Rendering,
+) -> None:
+    jaeger = kind_rendering.named("Deployment", f"{RELEASE}-jaeger")
+    (container,) = jaeger["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        check = container[probe]["httpGet"]
+        assert (ports[check["port"]], check["path"]) == (13133, "/status"), probe

@@ -9,7 +9,12 @@ import yaml
 
 from tests.deploy.conftest import REPO, TILTFILE, run
 
-SCRIPTS = ["deploy/kind/up.sh", "deploy/kind/down.sh", "scripts/install-deploy-tools.sh"]
+SCRIPTS = [
+    "deploy/kind/up.sh",
+    "deploy/kind/down.sh",
+    "deploy/kind/images.sh",
+    "scripts/install-deploy-tools.sh",
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -41,3 +46,25 @@ def test_ingress_class_of_the_kind_values_is_the_one_kind_up_installs() -> None:
     values = yaml.safe_load((REPO / "deploy/helm/values-kind.yaml").read_text())
     assert values["ingress"]["className"] == "traefik"
     assert "helm upgrade --install traefik traefik" in (REPO / "deploy/kind/up.sh").read_text()
+
+
+def test_kind_images_builds_what_tilt_builds_under_the_chart_default_tag(tilt_images: dict):
+    """Without Tilt the chart pulls `order-<target>:<appVersion>`: images.sh makes exactly
+    those, from the Dockerfile targets and PACKAGE values Tilt uses."""
+    script = (REPO / "deploy/kind/images.sh").read_text()
+    targets = re.search(r"^targets=\(([^)]*)\)", script, re.MULTILINE).group(1).split()
+    built = {f"order-{target}": target for target in targets}
+    assert set(built) == set(tilt_images)
+    for name, target in built.items():
+        assert tilt_images[name]["target"].removesuffix("-dev") == target
+        assert tilt_images[name]["build_args"] == {"PACKAGE": f"order-{target}"}
+    assert '--build-arg "PACKAGE=order-$target"' in script
+    assert '-t "$image"' in script and 'image="order-$target:$tag"' in script
+    cluster = yaml.safe_load((REPO / "deploy/kind/cluster.yaml").read_text())["name"]
+    assert f"cluster={cluster}" in script
+    assert "appVersion" in script and "Chart.yaml" in script
+    values = yaml.safe_load((REPO / "deploy/helm/values.yaml").read_text())
+    assert values["image"]["tag"] == "", "the chart's default tag is its appVersion"
+    kind_values = yaml.safe_load((REPO / "deploy/helm/values-kind.yaml").read_text())
+    # A loaded image is on the node only: `Always` would try a registry that lacks it.
+    assert kind_values["image"]["pullPolicy"] == "IfNotPresent"

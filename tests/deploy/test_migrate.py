@@ -1,4 +1,5 @@
-"""The release-preparation job (deploy/migrations/migrate.py), offline and on real servers."""
+"""The release-preparation job (`order-migrate`, db/src/order_migrations), offline and on
+real servers."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.migrations.migrate import Login, logins_from_environment, yoyo_url
+from order_migrations.logins import Login, logins_from_environment
+from order_migrations.schema import migrations_folder, yoyo_url
 from order_shared.topics import ALL_TOPICS
 from tests.deploy.conftest import REPO
+
+ORDER_MIGRATE = str(Path(sys.executable).with_name("order-migrate"))
 
 
 def test_logins_come_from_login_for_variables_one_group_each() -> None:
@@ -37,11 +42,18 @@ def test_a_login_url_without_a_password_is_refused_with_the_variable_name() -> N
 
 def test_yoyo_gets_its_psycopg3_url() -> None:
     assert yoyo_url("postgres://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    with pytest.raises(ValueError, match="mysql"):
+        yoyo_url("mysql://u:p@h/d")
+
+
+def test_a_checkout_reads_the_repository_migrations() -> None:
+    """Installed editable, the package reads db/migrations; the image test covers the wheel."""
+    assert migrations_folder() == REPO / "db" / "migrations"
 
 
 def test_bad_configuration_stops_the_job_naming_the_variable() -> None:
     result = subprocess.run(
-        [sys.executable, "deploy/migrations/migrate.py"],
+        [ORDER_MIGRATE],
         env={"PATH": os.environ["PATH"], "MIGRATIONS_DATABASE_URL": "mysql://x"},
         capture_output=True,
         text=True,
@@ -66,7 +78,7 @@ def test_job_migrates_creates_logins_and_topics_on_real_servers(servers) -> None
     }
     for _ in range(2):  # idempotent: the second run changes nothing and succeeds
         result = subprocess.run(
-            [sys.executable, "deploy/migrations/migrate.py"],
+            [ORDER_MIGRATE],
             env=env,
             capture_output=True,
             text=True,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from query.app import create_app
+from query.settings import QuerySettings
 from tests.deploy.conftest import (
     CHART,
     KIND_VALUES,
@@ -140,3 +143,23 @@ def test_live_update_syncs_existing_sources_into_the_installed_packages(
         assert "uv.lock" in fallback["files"]
         # The process restarts when a synced file changes.
         assert build["entrypoint"][0] == "watchfiles"
+
+
+async def test_every_link_to_the_ingress_answers_from_the_query_app(tilt_calls: list[dict]):
+    """The links are paths of the query service behind the ingress: ask the real app (built
+    offline; its lifespan, which would reach for the servers, is not run)."""
+    by_name = resources(tilt_calls)
+    ingress = next(link["url"] for link in by_name["query"]["links"] if "ingress" in link["name"])
+    paths = [
+        link["url"].removeprefix(ingress.rstrip("/"))
+        for resource in by_name.values()
+        for link in resource["links"]
+        if link["url"].startswith(ingress)
+    ]
+    assert len(paths) >= 2, paths
+    app = create_app(QuerySettings(database_url="postgresql://nobody:x@127.0.0.1:9/orders"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
+        for path in paths:
+            response = await client.get(path)
+            assert response.status_code == 200, f"{path}: {response.status_code}"

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from devstack import postgres
-from devstack.migrations import apply_migrations, roll_back_migration
+from order_migrations.schema import apply_migrations, roll_back_migration
 from tests.harness import Servers
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import msgspec
 import pytest
 
 from order_shared.model import decode_order, encode_order
+from producer.demo import canonical_order
 
-CANONICAL = (Path(__file__).parents[1] / "data" / "canonical_order.json").read_bytes()
+CANONICAL = canonical_order()
 
 
 def canonical_with(**changes: object) -> bytes:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 
 from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
+from producer.demo import canonical_order
 
-CANONICAL = (Path(__file__).parents[1] / "data" / "canonical_order.json").read_bytes()
+CANONICAL = canonical_order()
 LIMIT = 1_048_576
 
 

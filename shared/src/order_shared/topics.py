@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -46,11 +44,3 @@ async def ensure_topics(
                 pass
     finally:
         await admin.close()
-
-
-def main() -> None:
-    """`order-topics`: create the contract's topics on the configured broker."""
-    from order_shared.settings import ServiceSettings, load_settings
-
-    settings = load_settings(ServiceSettings)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers))

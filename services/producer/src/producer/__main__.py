@@ -2,6 +2,7 @@
 
     order-producer orders.json          a JSON document, a JSON array of them, or JSON lines
     order-producer - < orders.jsonl     the same from standard input
+    order-producer --canonical          the canonical order of the task (shipped with us)
     order-producer --generate 100 --rate 20
     order-producer --topic order-status status.jsonl
 
@@ -25,6 +26,7 @@ from order_shared.model import encode_order
 from order_shared.settings import ServiceSettings, load_settings
 from order_shared.telemetry import configure_tracing
 from order_shared.topics import ORDERS
+from producer.demo import canonical_order
 from producer.generator import generate_order
 from producer.publisher import publish
 
@@ -64,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("file", nargs="?", help="JSON file to publish, or - for standard input")
     source.add_argument("--generate", type=int, metavar="N", help="publish N generated orders")
+    source.add_argument(
+        "--canonical",
+        action="store_true",
+        help="publish the canonical order of the task (b563feb7b2b84b6test)",
+    )
     parser.add_argument("--seed", type=int, help="random seed for --generate (repeatable runs)")
     parser.add_argument(
         "--rate", type=float, help="messages per second (default: as fast as possible)"
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.generate is not None:
         documents: Iterator[bytes] = generated_documents(args.generate, args.seed)
+    elif args.canonical:
+        documents = documents_from_text(canonical_order())
     elif args.file == "-":
         documents = documents_from_text(sys.stdin.buffer.read())
     else:
