@@ -83,6 +83,10 @@ class Servers:
     def stop(self, name: str) -> None:
         self.running.pop(name).stop()
 
+    def kill(self, name: str) -> None:
+        """SIGKILL, a crash: no clean shutdown, whatever was in flight is cut off."""
+        self.running.pop(name).kill()
+
     def prepare_release(self) -> None:
         """The `orders` database, then what the release job prepares (as `make up` does);
         topics only when Kafka runs."""
