@@ -19,6 +19,7 @@ from order_migrations.release import prepare_release
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
+FAILPOINTS = REPO / "tests" / "failpoints"
 KAFKA_LIBS = REPO / ".state" / "kafka-libs"
 
 
@@ -120,7 +121,8 @@ class ServiceProcess(RunningServer):
         command = ServerCommand(
             name,
             [str(Path(sys.executable).with_name(executable))],
-            env={"PORT": str(port), "PYTHONUNBUFFERED": "1", **env},
+            # tests/failpoints: the fault-injection hooks (see its sitecustomize).
+            env={"PORT": str(port), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(FAILPOINTS), **env},
         )
         super().__init__(command, ARTIFACTS / "logs" / f"{name}.log")
 

@@ -46,11 +46,6 @@ READ_ELSEWHERE = {
 }
 
 
-def is_test_only(variable: str) -> bool:
-    # Fault-injection hooks for the test suite; their defaults disable them.
-    return variable.startswith("FAILPOINT_")
-
-
 def variables_read_by(settings_class: type[BaseSettings]) -> set[str]:
     prefix = settings_class.model_config.get("env_prefix", "")
     return {
@@ -61,7 +56,7 @@ def variables_read_by(settings_class: type[BaseSettings]) -> set[str]:
 
 def required(process: str) -> set[str]:
     variables = variables_read_by(SETTINGS_BY_PROCESS[process])
-    return {v for v in variables if not is_test_only(v)} - NOT_DEPLOYED.get(process, set())
+    return variables - NOT_DEPLOYED.get(process, set())
 
 
 def allowed_extra(process: str, variable: str) -> bool:

@@ -129,7 +129,6 @@ async def serve(settings: IngestorSettings) -> None:
             batch_max_records=settings.batch_max_records,
             batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,
-            failpoint_pause_before_offset_commit=settings.failpoint_pause_before_offset_commit,
         )
         await ingestor.run(stop)
     finally:

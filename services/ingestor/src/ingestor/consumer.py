@@ -94,7 +94,6 @@ class OrderIngestor(ConsumerRebalanceListener):
         batch_max_records: int,
         batch_wait_ms: int,
         max_message_bytes: int,
-        failpoint_pause_before_offset_commit: float = 0.0,
     ) -> None:
         self._consumer = consumer
         self._pool = pool
@@ -105,7 +104,6 @@ class OrderIngestor(ConsumerRebalanceListener):
         self._batch_max_records = batch_max_records
         self._batch_wait_ms = batch_wait_ms
         self._max_message_bytes = max_message_bytes
-        self._failpoint_pause = failpoint_pause_before_offset_commit
         self._stop = asyncio.Event()
         self._acknowledging: asyncio.Task[None] | None = None
         self._generation = 0
@@ -223,8 +221,6 @@ class OrderIngestor(ConsumerRebalanceListener):
 
     async def _acknowledge(self, batch: _FetchedBatch, changes: Sequence[OrderChange]) -> None:
         """Commit the offsets of a written batch, then announce its changes."""
-        if self._failpoint_pause:
-            await asyncio.sleep(self._failpoint_pause)
         await self._commit(batch.records)
         self._progress.settled(batch.token)
         if changes:

@@ -26,9 +26,6 @@ class IngestorSettings(ServiceSettings):
     database_lock_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
     database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     database_idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    # For fault tests only: hold each batch between its database commit and its offset
-    # commit, so a test can kill the process exactly there.
-    failpoint_pause_before_offset_commit: float = Field(default=0.0, ge=0, le=600)
 
     def database_session_settings(self) -> dict[str, str]:
         """PostgreSQL settings of every session of the writer's pool."""
