@@ -13,7 +13,8 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from ingestor.batch_writer import WriteResult, create_staging_tables, write_batch
-from ingestor.validation import AcceptedOrder, validate_record
+from ingestor.records import AcceptedOrder
+from ingestor.validation import validate_record
 from order_shared.database import create_pool
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
+from ingestor.records import AcceptedOrder, AcceptedStatus, Rejection
+from ingestor.validation import validate_record
 from producer.demo import canonical_order
 
 CANONICAL = canonical_order()

@@ -8,14 +8,12 @@ producer continues through the ingestor and into the Redis announcement.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-KafkaHeaders = Sequence[tuple[str, bytes]]
 
 
 def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:

@@ -19,7 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ingestor.batch_writer import OrderChange
+from ingestor.records import OrderChange
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
 from order_shared.telemetry import current_traceparent
 from order_shared.topics import CHANGES_CHANNEL

@@ -36,23 +36,11 @@ from ingestor.order_rows import (
     ORDER_COLUMNS,
     head_line,
 )
-from ingestor.outbox import COPY_EVENTS
+from ingestor.outbox import COPY_EVENTS, event_line
+from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
-from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection
 from order_shared.model import OrderStatus
 from order_shared.telemetry import traceparent_of
-
-
-class OrderChange(msgspec.Struct, frozen=True, gc=False):
-    """What to announce: the order's newest state; no document if only its status changed."""
-
-    order_uid: str
-    version: int
-    seq: int
-    status: OrderStatus
-    document: bytes | None
-    # The trace of the message that made the last change, carried on to the replicas.
-    traceparent: str | None = None
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -194,7 +182,7 @@ async def write_batch(
             cursor,
             COPY_EVENTS,
             [
-                f"{state.order_uid}\t{status}\t{state.date_created}\t{version}\n"
+                event_line(state.order_uid, status, state.date_created, version)
                 for state in changed
                 for status, version in state.events
             ],

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanLimits
@@ -37,11 +37,12 @@ from tenacity import (
 
 from ingestor import database_errors, metrics
 from ingestor.announcer import ChangeAnnouncer
-from ingestor.batch_writer import OrderChange, WriteResult, write_batch
+from ingestor.batch_writer import WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
-from ingestor.validation import AcceptedOrder, AcceptedStatus, Rejection, validate_record
+from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
+from ingestor.validation import validate_record
 from order_shared.telemetry import context_from_headers
 from order_shared.topics import ORDER_STATUS, ORDERS
 
@@ -385,7 +386,7 @@ class OrderIngestor(ConsumerRebalanceListener):
             return
         try:
             await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError, KafkaError) as error:
+        except KafkaError as error:  # CommitFailedError, IllegalStateError among them
             # The group rebalanced under us: the new owner replays these records, and the
             # replay changes nothing because the rows are already committed.
             log.warning("offset commit refused after a rebalance: %s", error)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
-from ingestor.validation import Rejection
+from ingestor.records import Rejection
 from order_shared.topics import ORDERS_DLQ
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,20 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingestor import metrics
 from order_shared.events import OrderEvent, encode_event
+from order_shared.model import OrderStatus
 from order_shared.topics import ORDER_EVENTS
 
 log = logging.getLogger(__name__)
 
 COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
+
+
+def event_line(order_uid: str, status: OrderStatus, created_at: str, version: int) -> str:
+    """One `order_events` row in COPY's text format; `created_at` in PostgreSQL's syntax.
+    Ids and statuses hold no character COPY would need escaped."""
+    return f"{order_uid}\t{status}\t{created_at}\t{version}\n"
+
+
 # One relay at a time holds the position; another ingestor's relay skips its turn.
 _LOCK_POSITION = "SELECT last_sent_id FROM outbox_position FOR UPDATE SKIP LOCKED"
 # A created_at that Python cannot hold (stored before validation refused such dates) is

@@ -10,42 +10,15 @@ import re
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
-from ingestor.order_rows import OrderLines, order_lines
-from order_shared.model import (
-    Order,
-    StatusChange,
-    decode_order,
-    decode_status_change,
-    encode_order,
-)
+from ingestor.order_rows import order_lines
+from ingestor.records import AcceptedOrder, AcceptedStatus, Outcome, Rejection
+from order_shared.model import decode_order, decode_status_change, encode_order
 from order_shared.rules import rule_violations
 from order_shared.topics import ORDER_STATUS, ORDERS
 
 # A NUL in any string: PostgreSQL text cannot hold it. Matched in the canonical JSON,
 # where it can only appear as an unescaped `\u0000` (a literal backslash is `\\`).
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-
-
-class AcceptedOrder(msgspec.Struct, frozen=True, gc=False):
-    record: ConsumerRecord
-    order: Order
-    document: bytes
-    content_hash: bytes
-    lines: OrderLines
-
-
-class AcceptedStatus(msgspec.Struct, frozen=True, gc=False):
-    record: ConsumerRecord
-    change: StatusChange
-
-
-class Rejection(msgspec.Struct, frozen=True, gc=False):
-    record: ConsumerRecord
-    error_class: str
-    reason: str
-
-
-Outcome = AcceptedOrder | AcceptedStatus | Rejection
 
 
 def validate_record(record: ConsumerRecord, max_message_bytes: int) -> Outcome:

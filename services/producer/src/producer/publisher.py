@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 
 from order_shared.telemetry import trace_headers
+from order_shared.topics import MAX_MESSAGE_BYTES
 
 tracer = trace.get_tracer("producer")
 
@@ -40,7 +41,9 @@ async def publish(
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        max_request_size=16 * 1_048_576,
+        # Whatever the topics take: a broken or oversized document is published too,
+        # for the ingestor to dead-letter.
+        max_request_size=MAX_MESSAGE_BYTES,
     )
     await producer.start()
     sent = 0

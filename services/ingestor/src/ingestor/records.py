@@ -1,0 +1,50 @@
+"""The ingestor's records of one message's way through it: what validation made of a
+record (an accepted order or status change, or a rejection with its reason), and what a
+committed write announces."""
+
+from __future__ import annotations
+
+import msgspec
+from aiokafka.structs import ConsumerRecord
+
+from ingestor.order_rows import OrderLines
+from order_shared.model import Order, OrderStatus, StatusChange
+
+
+class AcceptedOrder(msgspec.Struct, frozen=True, gc=False):
+    """An order document that passed validation, with what its write needs."""
+
+    record: ConsumerRecord
+    order: Order
+    # The canonical JSON, its SHA-256 and its COPY lines.
+    document: bytes
+    content_hash: bytes
+    lines: OrderLines
+
+
+class AcceptedStatus(msgspec.Struct, frozen=True, gc=False):
+    record: ConsumerRecord
+    change: StatusChange
+
+
+class Rejection(msgspec.Struct, frozen=True, gc=False):
+    """A message for the dead-letter topic, and why."""
+
+    record: ConsumerRecord
+    error_class: str
+    reason: str
+
+
+Outcome = AcceptedOrder | AcceptedStatus | Rejection
+
+
+class OrderChange(msgspec.Struct, frozen=True, gc=False):
+    """What to announce: the order's newest state; no document if only its status changed."""
+
+    order_uid: str
+    version: int
+    seq: int
+    status: OrderStatus
+    document: bytes | None
+    # The trace of the message that made the last change, carried on to the replicas.
+    traceparent: str | None = None
