@@ -80,7 +80,7 @@ def every_order_write_failing(servers: Servers) -> Iterator[None]:
 def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    before, during, after = orders(7101, 30), orders(7102, 30), orders(7103, 10)
+    before, during, after = orders(9101, 30), orders(9102, 30), orders(9103, 10)
     # Small batches: while the first waits, the next one is already fetched and validated,
     # so the only poll left is the one of the wait itself.
     ingestor.restart(BATCH_MAX_RECORDS="10")
@@ -119,7 +119,7 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
 def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = orders(7104, 1)
+    (order,) = orders(9104, 1)
     newer = msgspec.structs.replace(order, customer_id="written-by-the-new-owner")
     key = order.order_uid.encode()
     ingestor.stop()
@@ -168,7 +168,7 @@ def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
 def test_a_replay_of_two_contents_of_one_order_changes_nothing(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = orders(7105, 1)
+    (order,) = orders(9105, 1)
     newer = msgspec.structs.replace(order, customer_id="the-newer-content")
     key = order.order_uid.encode()
     start = end_offsets(servers.kafka_bootstrap, ORDERS)

@@ -1,4 +1,8 @@
-"""`order-ingestor`: consume `orders`, write PostgreSQL, announce on Redis, serve health."""
+"""`order-ingestor`: consume `orders`, write PostgreSQL, announce on Redis, serve health.
+
+`serve` opens each resource as one entry of an exit stack, so they close in the reverse
+order whatever fails; building each client is kept apart from running the loop.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -30,18 +37,108 @@ from order_shared.topics import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("ingestor")
 
-
-async def _start_with_retry(client: AIOKafkaConsumer | AIOKafkaProducer, what: str) -> None:
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(KafkaConnectionError),
-        wait=wait_exponential_jitter(initial=0.5, max=10),
-        before_sleep=lambda state: log.warning("Kafka unreachable (%s), retrying", what),
-    ):
-        with attempt:
-            await client.start()
+KafkaClient = TypeVar("KafkaClient", AIOKafkaConsumer, AIOKafkaProducer)
 
 
-async def _watch_database(pool, readiness: Readiness, stop: asyncio.Event) -> None:
+def build_producer(settings: IngestorSettings) -> AIOKafkaProducer:
+    """Dead letters and the outbox relay's events."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        # What the topics take (we create them with this limit): a dead letter that would
+        # be larger is refused here, before it takes a sequence number, and is sent
+        # truncated. The broker's refusal would leave the idempotent producer's sequence
+        # behind, and every later send to that partition would fail.
+        max_request_size=MAX_MESSAGE_BYTES,
+        # The relay sends hundreds of small events at once: batch them into few requests.
+        linger_ms=5,
+        max_batch_size=262_144,
+    )
+
+
+def build_consumer(settings: IngestorSettings) -> AIOKafkaConsumer:
+    """The group's consumer; the ingestor subscribes it, as its own rebalance listener."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 65_536,
+        fetch_max_bytes=max(52_428_800, MAX_MESSAGE_BYTES * 2),
+    )
+
+
+def build_pool(settings: IngestorSettings) -> AsyncConnectionPool:
+    return create_pool(
+        settings.database_url,
+        max_size=settings.database_pool_size,
+        name="ingestor",
+        setup=create_staging_tables,
+        session_settings=settings.database_session_settings(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _opened(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnectionPool]:
+    await pool.open(wait=False)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def _started(client: KafkaClient, what: str) -> AsyncIterator[KafkaClient]:
+    """The client, started once Kafka answers, stopped on the way out."""
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(KafkaConnectionError),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            before_sleep=lambda state: log.warning("Kafka unreachable (%s), retrying", what),
+        ):
+            with attempt:
+                await client.start()
+        yield client
+    finally:
+        await client.stop()
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    work: Coroutine[Any, Any, None], name: str, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """A background task that ends once `stop` is set; on the way out it is set and awaited."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.asynccontextmanager
+async def _health_server(readiness: Readiness, settings: IngestorSettings) -> AsyncIterator[None]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_health_app(readiness),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    task = asyncio.create_task(server.serve(), name="health")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _watch_database(
+    pool: AsyncConnectionPool, readiness: Readiness, stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         try:
             async with pool.connection(timeout=5) as connection:
@@ -58,59 +155,31 @@ async def serve(settings: IngestorSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-
     progress = Progress(settings.progress_deadline_seconds)
     readiness = Readiness(progress)
-    http = uvicorn.Server(
-        uvicorn.Config(
-            create_health_app(readiness),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    http_task = asyncio.create_task(http.serve())
 
-    pool = create_pool(
-        settings.database_url,
-        max_size=settings.database_pool_size,
-        name="ingestor",
-        setup=create_staging_tables,
-        session_settings=settings.database_session_settings(),
-    )
-    await pool.open(wait=False)
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, socket_keepalive=True
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_idempotence=True,
-        acks="all",
-        # What the topics take (we create them with this limit): a dead letter that would
-        # be larger is refused here, before it takes a sequence number, and is sent
-        # truncated. The broker's refusal would leave the idempotent producer's sequence
-        # behind, and every later send to that partition would fail.
-        max_request_size=MAX_MESSAGE_BYTES,
-        # The relay sends hundreds of small events at once: batch them into few requests.
-        linger_ms=5,
-        max_batch_size=262_144,
-    )
-    # The ingestor subscribes once it runs, with itself as the rebalance listener.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 65_536,
-        fetch_max_bytes=max(52_428_800, MAX_MESSAGE_BYTES * 2),
-    )
-    database_task = asyncio.create_task(_watch_database(pool, readiness, stop))
-    relay_task: asyncio.Task[None] | None = None
-    try:
-        await _start_with_retry(producer, "producer")
-        await _start_with_retry(consumer, "consumer")
+    async with contextlib.AsyncExitStack() as resources:
+        await resources.enter_async_context(_health_server(readiness, settings))
+        pool = await resources.enter_async_context(_opened(build_pool(settings)))
+        await resources.enter_async_context(
+            _running(_watch_database(pool, readiness, stop), "database-watch", stop)
+        )
+        redis = await resources.enter_async_context(
+            Redis.from_url(
+                settings.redis_url,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                socket_keepalive=True,
+            )
+        )
+        producer = await resources.enter_async_context(
+            _started(build_producer(settings), "producer")
+        )
+        consumer = await resources.enter_async_context(
+            _started(build_consumer(settings), "consumer")
+        )
         readiness.consumer_started = True
+        resources.callback(setattr, readiness, "consumer_started", False)
         log.info("consuming as group %s", settings.consumer_group)
         relay = OutboxRelay(
             pool,
@@ -118,7 +187,7 @@ async def serve(settings: IngestorSettings) -> None:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+        await resources.enter_async_context(_running(relay.run(stop), "outbox-relay", stop))
         ingestor = OrderIngestor(
             consumer,
             pool,
@@ -131,19 +200,7 @@ async def serve(settings: IngestorSettings) -> None:
             max_message_bytes=settings.max_message_bytes,
         )
         await ingestor.run(stop)
-    finally:
-        stop.set()
-        if relay_task is not None:
-            await relay_task
-        readiness.consumer_started = False
-        await consumer.stop()
-        await producer.stop()
-        await redis.aclose()
-        await pool.close()
-        await database_task
-        http.should_exit = True
-        await http_task
-        log.info("stopped")
+    log.info("stopped")
 
 
 def main() -> None:
