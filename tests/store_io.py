@@ -12,6 +12,7 @@ import psycopg
 import redis
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
+from order_shared.model import Order
 from order_shared.topics import CHANGES_CHANNEL
 
 
@@ -75,3 +76,13 @@ def listening_to_changes(redis_url: str) -> Iterator[ChangeListener]:
         thread.join(timeout=5)
         pubsub.close()
         client.close()
+
+
+def all_stored_once(database_url: str, orders: list[Order]) -> bool:
+    """True once every one of the orders is stored, each at version 1."""
+    rows = query(
+        database_url,
+        "SELECT version FROM orders WHERE order_uid = ANY(%s)",
+        ([order.order_uid for order in orders],),
+    )
+    return len(rows) == len(orders) and all(version == 1 for (version,) in rows)

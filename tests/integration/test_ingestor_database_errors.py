@@ -4,29 +4,18 @@ bounded so that no frozen writer holds the change counter for long."""
 
 from __future__ import annotations
 
-import random
-
 import httpx
 import psycopg
 import pytest
 
 from ingestor.settings import IngestorSettings
 from order_shared.database import create_pool
-from order_shared.model import Order, encode_order
+from order_shared.model import Order
 from order_shared.topics import ORDERS, ORDERS_DLQ
-from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually
-from tests.kafka_io import Message, end_offsets, publish
+from tests.kafka_io import end_offsets, publish
+from tests.sample_orders import order_messages, sample_orders
 from tests.store_io import query
-
-
-def orders(seed: int, count: int) -> list[Order]:
-    rng = random.Random(seed)
-    return [generate_order(rng) for _ in range(count)]
-
-
-def messages(batch: list[Order]) -> list[Message]:
-    return [Message(order.order_uid.encode(), encode_order(order)) for order in batch]
 
 
 def stored(servers: Servers, batch: list[Order]) -> int:
@@ -60,7 +49,7 @@ def admin(servers: Servers, statement: str) -> None:
 def test_a_revoked_privilege_pauses_the_ingestor_instead_of_dead_lettering(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    batch = orders(9201, 10)
+    batch = sample_orders(9201, 10)
     dlq_before = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
     ingestor.restart(PROGRESS_DEADLINE_SECONDS="3")
     ingestor.wait_ready()
@@ -68,7 +57,7 @@ def test_a_revoked_privilege_pauses_the_ingestor_instead_of_dead_lettering(
 
     admin(servers, "REVOKE INSERT ON orders FROM order_writer")
     try:
-        publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+        publish(servers.kafka_bootstrap, ORDERS, order_messages(batch))
         eventually(lambda: retries_for(ingestor, "InsufficientPrivilege") > retries_before)
         _, report = eventually(lambda: readiness(ingestor)[0] == 503 and readiness(ingestor))
         assert report["stalled_partitions"]

@@ -3,16 +3,12 @@ nothing twice, dead-letters nothing for a transient error, and resumes by itself
 
 from __future__ import annotations
 
-import random
-
 import httpx
 
-from order_shared.model import Order, encode_order
+from order_shared.model import Order
 from order_shared.topics import ORDERS, ORDERS_DLQ
-from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually, start_ingestor
 from tests.kafka_io import (
-    Message,
     committed_offsets,
     end_offsets,
     group_members,
@@ -20,18 +16,10 @@ from tests.kafka_io import (
     publish_and_locate,
 )
 from tests.metrics_io import metric_total
-from tests.store_io import events_of, listening_to_changes, order_row, query
+from tests.sample_orders import order_messages, sample_orders
+from tests.store_io import all_stored_once, events_of, listening_to_changes, order_row, query
 
 GROUP = "order-ingestor"
-
-
-def orders(seed: int, count: int) -> list[Order]:
-    rng = random.Random(seed)
-    return [generate_order(rng) for _ in range(count)]
-
-
-def messages(batch: list[Order]) -> list[Message]:
-    return [Message(order.order_uid.encode(), encode_order(order)) for order in batch]
 
 
 def stored(servers: Servers, batch: list[Order]) -> list[tuple[str, int]]:
@@ -50,22 +38,17 @@ def write_retries(ingestor: ServiceProcess) -> float:
     return metric_total(ingestor, "ingestor_write_retries_total")
 
 
-def all_stored_once(servers: Servers, batch: list[Order]) -> bool:
-    rows = stored(servers, batch)
-    return len(rows) == len(batch) and all(version == 1 for _, version in rows)
-
-
 def test_postgres_outage_pauses_consumption_and_it_resumes_by_itself(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    batch = orders(7001, 20)
+    batch = sample_orders(7001, 20)
     committed_before = committed_offsets(servers.kafka_bootstrap, GROUP, ORDERS)
     dlq_before = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
     retries_before = write_retries(ingestor)
 
     servers.stop("postgres")
     try:
-        publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+        publish(servers.kafka_bootstrap, ORDERS, order_messages(batch))
         # Several attempts, each followed by a wait with the partitions paused.
         eventually(lambda: write_retries(ingestor) >= retries_before + 2, timeout=120)
 
@@ -75,26 +58,26 @@ def test_postgres_outage_pauses_consumption_and_it_resumes_by_itself(
     finally:
         servers.start("postgres")
 
-    assert eventually(lambda: all_stored_once(servers, batch), timeout=60)
+    assert eventually(lambda: all_stored_once(servers.admin_database_url, batch), timeout=60)
     assert end_offsets(servers.kafka_bootstrap, ORDERS_DLQ) == dlq_before
 
 
 def test_redis_outage_does_not_stop_writes_and_the_sequence_shows_the_gap(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    first, second = orders(7002, 2)
+    first, second = sample_orders(7002, 2)
     failures_before = announce_failures(ingestor)
 
     servers.stop("redis")
     try:
-        publish(servers.kafka_bootstrap, ORDERS, messages([first]))
+        publish(servers.kafka_bootstrap, ORDERS, order_messages([first]))
         written = eventually(lambda: order_row(servers.admin_database_url, first.order_uid))
         eventually(lambda: announce_failures(ingestor) > failures_before)
     finally:
         servers.start("redis")
 
     with listening_to_changes(servers.redis_url) as changes:
-        publish(servers.kafka_bootstrap, ORDERS, messages([second]))
+        publish(servers.kafka_bootstrap, ORDERS, order_messages([second]))
         (announcement,) = eventually(lambda: changes.of(second.order_uid), timeout=30)
 
     assert changes.of(first.order_uid) == []  # lost with Redis ...
@@ -104,14 +87,16 @@ def test_redis_outage_does_not_stop_writes_and_the_sequence_shows_the_gap(
 def test_broker_restart_loses_nothing_and_duplicates_nothing(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    before, after = orders(7003, 50), orders(7004, 50)
-    publish(servers.kafka_bootstrap, ORDERS, messages(before))
+    before, after = sample_orders(7003, 50), sample_orders(7004, 50)
+    publish(servers.kafka_bootstrap, ORDERS, order_messages(before))
 
     servers.stop("kafka")
     servers.start("kafka")
-    publish(servers.kafka_bootstrap, ORDERS, messages(after))
+    publish(servers.kafka_bootstrap, ORDERS, order_messages(after))
 
-    assert eventually(lambda: all_stored_once(servers, before + after), timeout=90)
+    assert eventually(
+        lambda: all_stored_once(servers.admin_database_url, before + after), timeout=90
+    )
     assert ingestor.process.poll() is None
 
 
@@ -127,12 +112,12 @@ def test_sigterm_stops_cleanly(servers: Servers, ingestor: ServiceProcess) -> No
 def test_kill_between_database_commit_and_offset_commit_neither_loses_nor_duplicates(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = orders(7005, 1)
+    (order,) = sample_orders(7005, 1)
     ingestor.restart(FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT="60")
     ingestor.wait_ready()
     try:
         partition, offset = publish_and_locate(
-            servers.kafka_bootstrap, ORDERS, messages([order])[0]
+            servers.kafka_bootstrap, ORDERS, order_messages([order])[0]
         )
         row = eventually(lambda: order_row(servers.admin_database_url, order.order_uid), timeout=30)
 
@@ -163,10 +148,10 @@ def test_two_ingestors_in_one_group_share_the_work_with_the_same_result(
     second = start_ingestor(servers, "ingestor-2")
     try:
         eventually(lambda: group_members(servers.kafka_bootstrap, GROUP) == ("Stable", 2), 60)
-        batch = orders(7006, 300)
-        publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+        batch = sample_orders(7006, 300)
+        publish(servers.kafka_bootstrap, ORDERS, order_messages(batch))
 
-        assert eventually(lambda: all_stored_once(servers, batch), timeout=60)
+        assert eventually(lambda: all_stored_once(servers.admin_database_url, batch), timeout=60)
         written_by_second = [
             line
             for line in httpx.get(f"{second.base_url}/metrics").text.splitlines()
@@ -176,6 +161,6 @@ def test_two_ingestors_in_one_group_share_the_work_with_the_same_result(
     finally:
         second.stop()
 
-    (late,) = orders(7007, 1)
-    publish(servers.kafka_bootstrap, ORDERS, messages([late]))
-    assert eventually(lambda: all_stored_once(servers, [late]), timeout=60)
+    (late,) = sample_orders(7007, 1)
+    publish(servers.kafka_bootstrap, ORDERS, order_messages([late]))
+    assert eventually(lambda: all_stored_once(servers.admin_database_url, [late]), timeout=60)

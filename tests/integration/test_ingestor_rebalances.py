@@ -4,40 +4,21 @@ owner wrote, and a replay of applied records changes nothing."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import msgspec
 import psycopg
 
-from order_shared.model import Order, encode_order
+from order_shared.model import encode_order
 from order_shared.topics import ORDERS
-from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually, free_port, service_env
 from tests.kafka_io import Message, committed_offsets, end_offsets, group_members, publish
 from tests.metrics_io import metric_total
-from tests.store_io import events_of, listening_to_changes, order_row, query
+from tests.sample_orders import order_messages, sample_orders
+from tests.store_io import all_stored_once, events_of, listening_to_changes, order_row, query
 
 GROUP = "order-ingestor"
-
-
-def orders(seed: int, count: int) -> list[Order]:
-    rng = random.Random(seed)
-    return [generate_order(rng) for _ in range(count)]
-
-
-def messages(batch: list[Order]) -> list[Message]:
-    return [Message(order.order_uid.encode(), encode_order(order)) for order in batch]
-
-
-def all_stored_once(servers: Servers, batch: list[Order]) -> bool:
-    rows = query(
-        servers.admin_database_url,
-        "SELECT order_uid, version FROM orders WHERE order_uid = ANY(%s)",
-        ([order.order_uid for order in batch],),
-    )
-    return len(rows) == len(batch) and all(version == 1 for _, version in rows)
 
 
 def customer_of(servers: Servers, order_uid: str) -> str:
@@ -80,7 +61,11 @@ def every_order_write_failing(servers: Servers) -> Iterator[None]:
 def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    before, during, after = orders(9101, 30), orders(9102, 30), orders(9103, 10)
+    before, during, after = (
+        sample_orders(9101, 30),
+        sample_orders(9102, 30),
+        sample_orders(9103, 10),
+    )
     # Small batches: while the first waits, the next one is already fetched and validated,
     # so the only poll left is the one of the wait itself.
     ingestor.restart(BATCH_MAX_RECORDS="10")
@@ -88,7 +73,7 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
     try:
         with every_order_write_failing(servers):
             retries = metric_total(ingestor, "ingestor_write_retries_total")
-            publish(servers.kafka_bootstrap, ORDERS, messages(before))
+            publish(servers.kafka_bootstrap, ORDERS, order_messages(before))
             # Waits grow to seconds: the ingestor now spends nearly all its time in them.
             eventually(
                 lambda: metric_total(ingestor, "ingestor_write_retries_total") >= retries + 6, 60
@@ -98,7 +83,7 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
                 eventually(
                     lambda: group_members(servers.kafka_bootstrap, GROUP) == ("Stable", 2), 60
                 )
-                publish(servers.kafka_bootstrap, ORDERS, messages(during))
+                publish(servers.kafka_bootstrap, ORDERS, order_messages(during))
             finally:
                 joining.stop()
             eventually(lambda: group_members(servers.kafka_bootstrap, GROUP) == ("Stable", 1), 60)
@@ -108,9 +93,11 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
             eventually(
                 lambda: metric_total(ingestor, "ingestor_write_retries_total") >= settled + 2, 60
             )
-        publish(servers.kafka_bootstrap, ORDERS, messages(after))
+        publish(servers.kafka_bootstrap, ORDERS, order_messages(after))
 
-        assert eventually(lambda: all_stored_once(servers, before + during + after), timeout=90)
+        assert eventually(
+            lambda: all_stored_once(servers.admin_database_url, before + during + after), timeout=90
+        )
     finally:
         ingestor.restart(BATCH_MAX_RECORDS="2000")
         ingestor.wait_ready()
@@ -119,7 +106,7 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
 def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = orders(9104, 1)
+    (order,) = sample_orders(9104, 1)
     newer = msgspec.structs.replace(order, customer_id="written-by-the-new-owner")
     key = order.order_uid.encode()
     ingestor.stop()
@@ -168,7 +155,7 @@ def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
 def test_a_replay_of_two_contents_of_one_order_changes_nothing(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = orders(9105, 1)
+    (order,) = sample_orders(9105, 1)
     newer = msgspec.structs.replace(order, customer_id="the-newer-content")
     key = order.order_uid.encode()
     start = end_offsets(servers.kafka_bootstrap, ORDERS)
