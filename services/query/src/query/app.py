@@ -33,8 +33,10 @@ from query.store import OrderStore
 
 
 async def _read_only(connection: AsyncConnection) -> None:
-    # The role can only read anyway; this makes a stray write fail loudly here too.
-    await connection.execute("SET default_transaction_read_only = on")
+    # The role can only read anyway; this makes a stray write fail loudly here too. Dates
+    # load in UTC whatever the server's default: documents are served with UTC dates, and
+    # the reader's range guard (order_reader) is stated in UTC.
+    await connection.execute("SET default_transaction_read_only = on; SET TimeZone = 'UTC'")
 
 
 def _page_head(web_root: Path) -> HTTPRouteHandler:

@@ -40,6 +40,7 @@ class _QueryCollector(Collector):
         )
         reads.add_metric(["found"], lookup.reads_found)
         reads.add_metric(["not_found"], lookup.reads_not_found)
+        reads.add_metric(["unreadable"], lookup.reads_unreadable)
         yield reads
         yield GaugeMetricFamily(
             "query_order_reads_in_flight", "Miss reads under way", lookup.reads_in_flight
@@ -63,6 +64,11 @@ class _QueryCollector(Collector):
             "query_watch_subscriptions",
             "Subscriptions to the change channel, the first and every reconnect",
             stats.subscriptions,
+        )
+        yield CounterMetricFamily(
+            "query_unreadable_orders",
+            "Stored orders a list or resync skipped because a value cannot be decoded",
+            stats.unreadable_orders,
         )
         yield CounterMetricFamily("query_relists", "Full lists from PostgreSQL", stats.relists)
         yield CounterMetricFamily("query_resyncs", "Resyncs from PostgreSQL", stats.resyncs)

@@ -3,6 +3,10 @@ on (date_created, order_uid) — the index `orders_newest_first` — so a deep p
 the first one does, and orders arriving meanwhile never shift or repeat the pages after.
 
 The cursor handed to clients is opaque: the position of the last order of a page.
+
+Orders whose date_created lies outside years 1-9999 in UTC (which Python cannot hold, see
+`order_reader`) are left out of the pages by the statement itself: a range on the index
+column, so the pages cost the same, and every cursor is a date Python can hold.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ SELECT o.order_uid, o.track_number, o.date_created, o.status, o.customer_id,
   FROM orders o
   JOIN payments p ON p.order_uid = o.order_uid
  WHERE (o.date_created, o.order_uid) < (%(date_created)s::timestamptz, %(order_uid)s)
+   AND o.date_created BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00'
  ORDER BY o.date_created DESC, o.order_uid DESC
  LIMIT %(limit)s
 """

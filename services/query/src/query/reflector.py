@@ -13,6 +13,9 @@ change sequence, and the watch only makes convergence fast:
    A resync is the list's own statement with a higher floor, so it never costs more than
    a relist; a full relist happens only if the database stays behind what was announced
    (it was replaced by a restore), after which nothing held can be trusted.
+
+A stored order that cannot be decoded (`UnreadableOrder`) is skipped with a log line and
+counted; the list and the resyncs go on with the others.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from redis.exceptions import RedisError
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.topics import CHANGES_CHANNEL
-from query.order_reader import stream_orders
+from query.order_reader import UnreadableOrder, stream_orders
 from query.store import CachedOrder, OrderStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class ReflectorStats:
     announcements_applied: int = 0
     announcements_ignored: int = 0
     announcements_malformed: int = 0
+    unreadable_orders: int = 0
 
 
 class OrderReflector:
@@ -180,10 +184,18 @@ class OrderReflector:
             apply = self._store.apply
             async for orders in batches:
                 for order_uid, entry in orders:
+                    if type(entry) is UnreadableOrder:
+                        self._skip_unreadable(order_uid, entry)
+                        continue
                     apply(order_uid, entry, snapshot_seq)
-                count += len(orders)
+                    count += 1
         self.last_seq = max(self.last_seq, snapshot_seq)
         return count, snapshot_seq
+
+    def _skip_unreadable(self, order_uid: str, order: UnreadableOrder) -> None:
+        # Served neither from here nor on a miss; the others must not wait for it.
+        self.stats.unreadable_orders += 1
+        log.error("skipped stored order %s: %s", order_uid, order.reason)
 
     async def _watch(self) -> None:
         while True:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.datastructures import CacheControlHeader, State
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ClientException, NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.types import ASGIApp
@@ -23,6 +23,7 @@ from query import openapi_examples as examples
 from query.conditional import entity_tag, if_none_match, is_not_modified
 from query.order_lookup import OrderLookup
 from query.order_pages import MAX_CURSOR_LENGTH, MalformedCursor, decode_cursor, read_page
+from query.order_reader import UnreadableOrder
 from query.ready_response import json_response, not_modified
 from query.schemas import ErrorBody, OrderPage, OrderStatusView
 from query.store import CachedOrder
@@ -43,6 +44,11 @@ _encoder = msgspec.json.Encoder()
 _ERRORS = {
     400: ResponseSpec(ErrorBody, description="Malformed id", examples=[examples.MALFORMED_ID]),
     404: ResponseSpec(ErrorBody, description="No such order", examples=[examples.NOT_FOUND]),
+    422: ResponseSpec(
+        ErrorBody,
+        description="Stored, but holds a value this service cannot decode",
+        examples=[examples.UNREADABLE],
+    ),
     503: ResponseSpec(
         ErrorBody,
         description="Not cached, and PostgreSQL cannot be reached",
@@ -69,7 +75,22 @@ async def _read(lookup: OrderLookup, order_uid: str) -> CachedOrder:
     entry = await lookup.read(order_uid)
     if entry is None:
         raise NotFoundException(detail=f"no order with id {order_uid}")
+    if isinstance(entry, UnreadableOrder):
+        raise ClientException(
+            status_code=422,
+            detail=f"order {order_uid} is stored but cannot be read: {entry.reason}",
+        )
     return entry
+
+
+def _created_at(body: bytes) -> datetime:
+    """The order's date_created in UTC, or as written if UTC cannot hold it (a date late
+    on 9999-12-31 with a negative offset is in year 10000 in UTC)."""
+    date_created = _date_created.decode(body).date_created
+    try:
+        return date_created.astimezone(UTC)
+    except OverflowError:
+        return date_created
 
 
 class OrderController(Controller):
@@ -122,8 +143,8 @@ class OrderController(Controller):
         tag = entity_tag(entry.version)
         if is_not_modified(if_none_match(request.scope["headers"]), tag):
             return not_modified(tag)
-        created_at = _date_created.decode(entry.body).date_created.astimezone(UTC)
-        body = _encoder.encode(OrderStatusView(order_uid, entry.status, created_at))
+        status = OrderStatusView(order_uid, entry.status, _created_at(entry.body))
+        body = _encoder.encode(status)
         return json_response(body, tag)
 
     @get(
