@@ -17,7 +17,7 @@ from pathlib import Path
 from litestar import Litestar, MediaType, get
 from litestar.types import ASGIApp
 
-from query.ready_response import JSON_CONTENT_TYPE, ReadyResponse
+from query.http.ready_response import JSON_CONTENT_TYPE, ReadyResponse
 from query.server import serve
 
 

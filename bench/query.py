@@ -35,10 +35,10 @@ from redis.asyncio import Redis
 
 from devstack.process import RunningServer, ServerCommand
 from order_shared.database import create_pool
-from query import order_reader
-from query.reflector import OrderReflector
+from query.informer import order_reader
+from query.informer.reflector import OrderReflector
+from query.informer.store import OrderStore
 from query.server import AsgiServer
-from query.store import OrderStore
 from tests.harness import (
     ARTIFACTS,
     REPO,
@@ -265,7 +265,7 @@ async def warm_up(database_url: str, redis_url: str) -> tuple[float, int, int, O
     await pool.open()
     redis = Redis.from_url(redis_url)
     try:
-        reflector = OrderReflector(store, pool, redis, resync_interval=3600, list_batch_size=5000)
+        reflector = OrderReflector(store, pool, redis, catch_up_interval=3600, list_batch_size=5000)
         gc.collect()
         before = resident_bytes()
         started = time.perf_counter()

@@ -1,16 +1,16 @@
-"""The query service's app factory: the informer (store, reflector, lookup) built here,
-its connections opened and closed in the lifespan."""
+"""The query service's app factory. Building and running are apart: `create_app` builds
+the pool, the Redis client and the OrderInformer and wires the routes to them; the
+lifespan runs them, each resource one entry of an exit stack, so whatever was started is
+stopped in reverse order however the start or the run ends."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from functools import partial
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from litestar import Litestar, MediaType, Request, Response, head
-from litestar.datastructures import State
 from litestar.file_system import BaseLocalFileSystem
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -18,18 +18,16 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response.file import ASGIFileResponse
 from litestar.static_files import StaticFiles, create_static_files_router
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
-from query.metrics import QueryMetrics
-from query.order_lookup import OrderLookup
-from query.order_reader import read_order
-from query.reflector import OrderReflector
+from query.http.routes import health_routes, order_routes
+from query.http.security_headers import add_security_headers
+from query.informer.informer import InformerLimits, OrderInformer
+from query.informer.metrics import QueryMetrics
 from query.request_database import DatabaseUnavailable
-from query.routes import OrderController, healthz, metrics, readyz
-from query.security_headers import add_security_headers
 from query.settings import QuerySettings
-from query.store import OrderStore
 
 
 async def _read_only(connection: AsyncConnection) -> None:
@@ -66,12 +64,6 @@ def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Respo
 
 
 def create_app(settings: QuerySettings) -> Litestar:
-    store = OrderStore(
-        max_entries=settings.cache_max_entries,
-        max_bytes=settings.cache_max_bytes,
-        ttl_seconds=settings.cache_ttl_seconds,
-        not_found_ttl_seconds=settings.cache_not_found_ttl_seconds,
-    )
     pool = create_pool(
         settings.database_url,
         max_size=settings.database_pool_size,
@@ -79,34 +71,22 @@ def create_app(settings: QuerySettings) -> Litestar:
         setup=_read_only,
     )
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=10)
-    reflector = OrderReflector(
-        store,
+    informer = OrderInformer(
         pool,
         redis,
-        resync_interval=settings.resync_interval_seconds,
-        list_batch_size=settings.warm_batch_size,
+        InformerLimits(
+            max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
+            ttl_seconds=settings.cache_ttl_seconds,
+            not_found_ttl_seconds=settings.cache_not_found_ttl_seconds,
+            catch_up_interval_seconds=settings.resync_interval_seconds,
+            list_batch_size=settings.warm_batch_size,
+        ),
     )
-    lookup = OrderLookup(store, partial(read_order, pool))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await pool.open(wait=False)
-        task = asyncio.create_task(reflector.run(), name="reflector")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await redis.aclose()
-            await pool.close()
-
     return Litestar(
         route_handlers=[
-            OrderController,
-            healthz,
-            readyz,
-            metrics,
+            order_routes(informer, pool),
+            *health_routes(informer, QueryMetrics(informer)),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -116,18 +96,9 @@ def create_app(settings: QuerySettings) -> Litestar:
             ),
             _page_head(settings.web_root),
         ],
-        lifespan=[lifespan],
+        lifespan=[_running(pool, redis, informer)],
         before_send=[add_security_headers],
         exception_handlers={DatabaseUnavailable: _database_unavailable},
-        state=State(
-            {
-                "store": store,
-                "pool": pool,
-                "reflector": reflector,
-                "lookup": lookup,
-                "metrics": QueryMetrics(store, lookup, reflector),
-            }
-        ),
         openapi_config=OpenAPIConfig(
             title="Order Service query API",
             version="1.0.0",
@@ -138,3 +109,26 @@ def create_app(settings: QuerySettings) -> Litestar:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )
+
+
+def _running(
+    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """The lifespan: open the pool, run the informer; on the way out, the reverse."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as resources:
+            await pool.open(wait=False)
+            resources.push_async_callback(pool.close)
+            resources.push_async_callback(redis.aclose)
+            resources.push_async_callback(_cancel, asyncio.create_task(informer.run()))
+            yield
+
+    return lifespan
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,15 +1,15 @@
-"""One order for a request: from the store; on a miss, read from PostgreSQL once however
-many requests wait for it (single-flight), and kept only under the store's rule, so a slow
-read can never replace a newer version that an announcement brought meanwhile."""
+"""After a cache miss: read the order from PostgreSQL once however many requests wait for
+it (single-flight), and keep it only under the store's rule, so a slow read can never
+replace a newer version that an announcement brought meanwhile."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from query.order_reader import OrderRead, UnreadableOrder
-from query.single_flight import SingleFlight
-from query.store import CachedOrder, OrderStore
+from query.informer.order_reader import OrderRead, UnreadableOrder
+from query.informer.single_flight import SingleFlight
+from query.informer.store import CachedOrder, OrderStore
 
 ReadOrder = Callable[[str], Awaitable[OrderRead]]
 
@@ -22,17 +22,6 @@ class OrderLookup:
         self.reads_found = 0
         self.reads_not_found = 0
         self.reads_unreadable = 0
-
-    def cached(self, order_uid: str) -> CachedOrder | None:
-        """The order if the store holds it: the hot path, no await."""
-        return self._store.get(order_uid)
-
-    async def get(self, order_uid: str) -> CachedOrder | UnreadableOrder | None:
-        """The order, or None if there is none; raises DatabaseUnavailable on a miss."""
-        entry = self._store.get(order_uid)
-        if entry is not None:
-            return entry
-        return await self.read(order_uid)
 
     async def read(self, order_uid: str) -> CachedOrder | UnreadableOrder | None:
         """After a miss: None if a recent read found no such order, else read it once.

@@ -21,8 +21,8 @@ from msgspec import Meta
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import OrderUid
+from query.http.schemas import OrderPage, OrderSummary
 from query.request_database import request_connection
-from query.schemas import OrderPage, OrderSummary
 
 MAX_CURSOR_LENGTH = 200
 

@@ -1,5 +1,5 @@
 """Reads orders out of PostgreSQL as ready-to-send JSON: one order on a miss, and every
-order changed after a sequence number on a list (since 0) or a resync.
+order changed after a sequence number on a list (since 0) or a catch-up.
 
 One statement returns an order's head (order, delivery, payment: `position` -1) and its
 item lines as rows of one shape, ordered by `order_uid`: PostgreSQL merges the primary-key
@@ -28,8 +28,8 @@ from psycopg import AsyncConnection, AsyncServerCursor
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import Delivery, Item, Order, Payment, encode_order
+from query.informer.store import CachedOrder
 from query.request_database import request_connection
-from query.store import CachedOrder
 
 Row = Sequence[Any]
 

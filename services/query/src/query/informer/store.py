@@ -1,11 +1,11 @@
 """The Store of the informer: order id → the order as ready-to-send JSON bytes.
 
 Bounded in entries and in (approximate) bytes, least recently read evicted first, each
-entry living at most a TTL (the last resort: resyncs keep entries right long before),
+entry living at most a TTL (the last resort: catch-ups keep entries right long before),
 shortened by up to a tenth at random so that a million entries listed together do not all
 expire, and miss, in the same second.
 
-Announcements, resyncs and miss-fills race and may arrive late, so every write says which
+Announcements, catch-ups and miss-fills race and may arrive late, so every write says which
 change sequence its data is as of, and the store never goes backwards:
 
 * for an id it holds, it keeps a write only if the version is newer;

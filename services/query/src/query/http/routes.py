@@ -1,0 +1,226 @@
+"""HTTP handlers: the order API, health, readiness and metrics, over one OrderInformer.
+The page is served from `web/`.
+
+The handlers close over the informer and the pool they are built with, so each is typed
+and none looks anything up by name. A cached order is already JSON bytes: a handler only
+looks it up, compares entity tags and hands the bytes over (`ReadyResponse`); most cache
+hits of `GET /api/v1/orders/{id}` are answered before Litestar (`hot_path`), and what
+reaches these handlers is everything else. The id is checked on a miss: only valid ids
+are ever cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import MediaType, Request, Response, Router, get
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import ClientException, NotFoundException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.types import ASGIApp
+from psycopg_pool import AsyncConnectionPool
+
+from order_shared.model import ORDER_UID_PATTERN, Order
+from query.http import openapi_examples as examples
+from query.http.conditional import entity_tag, if_none_match, is_not_modified
+from query.http.order_pages import MAX_CURSOR_LENGTH, MalformedCursor, decode_cursor, read_page
+from query.http.ready_response import json_response, not_modified
+from query.http.schemas import ErrorBody, OrderPage, OrderStatusView
+from query.informer.informer import OrderInformer
+from query.informer.metrics import QueryMetrics
+from query.informer.order_reader import UnreadableOrder
+from query.informer.store import CachedOrder
+
+_ORDER_UID = re.compile(ORDER_UID_PATTERN)
+_MAX_ORDER_UID_LENGTH = 64
+_MALFORMED_ID = "malformed order id: use 1 to 64 letters, digits, '_' or '-'"
+_MALFORMED_CURSOR = "malformed cursor: pass back the next_cursor of a previous page"
+
+
+class _DateCreated(msgspec.Struct):
+    date_created: datetime
+
+
+_date_created = msgspec.json.Decoder(_DateCreated)
+_encoder = msgspec.json.Encoder()
+
+_ERRORS = {
+    400: ResponseSpec(ErrorBody, description="Malformed id", examples=[examples.MALFORMED_ID]),
+    404: ResponseSpec(ErrorBody, description="No such order", examples=[examples.NOT_FOUND]),
+    422: ResponseSpec(
+        ErrorBody,
+        description="Stored, but holds a value this service cannot decode",
+        examples=[examples.UNREADABLE],
+    ),
+    503: ResponseSpec(
+        ErrorBody,
+        description="Not cached, and PostgreSQL cannot be reached",
+        examples=[examples.UNAVAILABLE],
+    ),
+}
+_NOT_MODIFIED = ResponseSpec(
+    None, description="The client's `If-None-Match` names the current version", media_type=""
+)
+_ORDER_UID_PARAMETER = Parameter(
+    description="The order's `order_uid`: 1 to 64 letters, digits, `_` or `-`.",
+    examples=[examples.ORDER_ID],
+)
+
+
+def _created_at(body: bytes) -> datetime:
+    """The order's date_created in UTC, or as written if UTC cannot hold it (a date late
+    on 9999-12-31 with a negative offset is in year 10000 in UTC)."""
+    date_created = _date_created.decode(body).date_created
+    try:
+        return date_created.astimezone(UTC)
+    except OverflowError:
+        return date_created
+
+
+def _status_body(order_uid: str, entry: CachedOrder) -> bytes:
+    return _encoder.encode(OrderStatusView(order_uid, entry.status, _created_at(entry.body)))
+
+
+def _document(order_uid: str, entry: CachedOrder) -> bytes:
+    return entry.body
+
+
+def order_routes(informer: OrderInformer, pool: AsyncConnectionPool) -> Router:
+    """`/api/v1/orders`: one order, its status, and pages of the newest orders."""
+
+    async def entry_of(order_uid: str) -> CachedOrder:
+        """From memory, or (a miss) check the id and read it once: 400, 404 or 422."""
+        entry = informer.cached(order_uid)
+        if entry is not None:
+            return entry
+        if len(order_uid) > _MAX_ORDER_UID_LENGTH or not _ORDER_UID.fullmatch(order_uid):
+            raise ValidationException(detail=_MALFORMED_ID)
+        read = await informer.lookup.read(order_uid)
+        if read is None:
+            raise NotFoundException(detail=f"no order with id {order_uid}")
+        if isinstance(read, UnreadableOrder):
+            raise ClientException(
+                status_code=422,
+                detail=f"order {order_uid} is stored but cannot be read: {read.reason}",
+            )
+        return read
+
+    async def answer(
+        request: Request, order_uid: str, body_of: Callable[[str, CachedOrder], bytes]
+    ) -> ASGIApp:
+        """Lookup, entity tag, 304 or the body: what both order routes do."""
+        entry = await entry_of(order_uid)
+        tag = entity_tag(entry.version)
+        if is_not_modified(if_none_match(request.scope["headers"]), tag):
+            return not_modified(tag)
+        return json_response(body_of(order_uid, entry), tag)
+
+    @get(
+        "/{order_uid:str}",
+        summary="One order",
+        description=(
+            "The order document exactly as it was ingested. `ETag` is the order's version: "
+            "send it back in `If-None-Match` to get 304 while it is unchanged."
+        ),
+        responses={
+            200: ResponseSpec(Order, description="The order document", examples=[examples.ORDER]),
+            304: _NOT_MODIFIED,
+            **_ERRORS,
+        },
+    )
+    async def get_order(request: Request, order_uid: str = _ORDER_UID_PARAMETER) -> ASGIApp:
+        return await answer(request, order_uid, _document)
+
+    @get(
+        "/{order_uid:str}/status",
+        summary="An order's status",
+        description=(
+            "What the courier service reads: the status and when the order was created. "
+            "`ETag` is the order's version, as for the order itself."
+        ),
+        responses={
+            200: ResponseSpec(
+                OrderStatusView, description="The order's status", examples=[examples.STATUS]
+            ),
+            304: _NOT_MODIFIED,
+            **_ERRORS,
+        },
+    )
+    async def get_order_status(request: Request, order_uid: str = _ORDER_UID_PARAMETER) -> ASGIApp:
+        return await answer(request, order_uid, _status_body)
+
+    @get(
+        "/",
+        summary="Orders, newest first",
+        description=(
+            "A page of order summaries, newest first by `date_created` (then `order_uid`). "
+            "`items` is the number of items. Pass `next_cursor` back as `cursor` for the "
+            "next page; it is null on the last one."
+        ),
+        cache_control=CacheControlHeader(no_cache=True),
+        responses={
+            200: ResponseSpec(OrderPage, description="A page of orders", examples=[examples.PAGE]),
+            400: ResponseSpec(
+                ErrorBody, description="Malformed limit or cursor", examples=[examples.BAD_PAGE]
+            ),
+            503: _ERRORS[503],
+        },
+    )
+    async def list_orders(
+        limit: int = Parameter(ge=1, le=100, default=20, description="Orders per page, 1 to 100."),
+        cursor: str | None = Parameter(
+            default=None,
+            max_length=MAX_CURSOR_LENGTH,
+            description="The `next_cursor` of the previous page; omit for the first page.",
+        ),
+    ) -> OrderPage:
+        try:
+            after = None if cursor is None else decode_cursor(cursor)
+        except MalformedCursor:
+            raise ValidationException(detail=_MALFORMED_CURSOR) from None
+        return await read_page(pool, after, limit)
+
+    return Router(
+        "/api/v1/orders", route_handlers=[get_order, get_order_status, list_orders], tags=["orders"]
+    )
+
+
+def health_routes(informer: OrderInformer, metrics: QueryMetrics) -> list[HTTPRouteHandler]:
+    """Liveness, readiness (the cache is warm) and Prometheus metrics."""
+
+    @get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get(
+        "/readyz",
+        media_type=MediaType.JSON,
+        tags=["health"],
+        summary="Readiness: the cache is warm",
+        description="503 until every order has been listed into memory.",
+    )
+    async def readyz() -> Response[dict[str, object]]:
+        synced = informer.has_synced()
+        body: dict[str, object] = {
+            "ready": synced,
+            "cached_orders": len(informer),
+            "last_change_seq": informer.last_seq,
+        }
+        return Response(body, status_code=200 if synced else 503)
+
+    @get(
+        "/metrics",
+        media_type="text/plain; version=0.0.4",
+        tags=["health"],
+        summary="Prometheus metrics",
+        include_in_schema=False,
+    )
+    async def render_metrics() -> bytes:
+        return metrics.render()
+
+    return [healthz, readyz, render_metrics]
