@@ -1,12 +1,14 @@
 """The Store of the informer: order id → the order as ready-to-send JSON bytes.
 
-Bounded in entries and in (approximate) bytes, least recently read evicted first, each
-entry living at most a TTL (the last resort: catch-ups keep entries right long before),
-shortened by up to a tenth at random so that a million entries listed together do not all
-expire, and miss, in the same second.
+The container is cachetools' `TLRUCache`: least recently read evicted first, bounded in
+(approximate) bytes through `getsizeof`, each entry living at most a TTL (the last resort:
+catch-ups keep entries right long before) shortened by up to a tenth at random, so that a
+million entries listed together do not all expire, and miss, in the same second. An
+entry cap sits beside the byte cap (a million tiny orders must not outgrow the index).
 
-Announcements, catch-ups and miss-fills race and may arrive late, so every write says which
-change sequence its data is as of, and the store never goes backwards:
+What only we need is kept around it. Announcements, catch-ups and miss-fills race and may
+arrive late, so every write says which change sequence its data is as of, and the store
+never goes backwards:
 
 * for an id it holds, it keeps a write only if the version is newer;
 * for an id it does not hold, it keeps a write only if the data is at least as new as
@@ -14,23 +16,25 @@ change sequence its data is as of, and the store never goes backwards:
   a slow miss-fill that read version 1 could land after version 2 was announced and then
   evicted, and version 1 would be served until the TTL.
 
-"Not found" answers are remembered briefly, under the same rule, and any announcement of
-the id clears them.
+"Not found" answers are remembered briefly (a cachetools `TTLCache`), under the same
+rule, and any announcement of the id clears them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from cachetools import Cache, TLRUCache, TTLCache
 
 from order_shared.model import OrderStatus
 
 # What one entry costs beyond its body and id: object headers, the entry objects, the
-# ordered-dict slot and the allocator's share. `make bench` measures about 1,970 resident
-# bytes per order with a 1,260-byte body and a 15-character id.
+# cache's dict slots and recency and expiry records, and the allocator's share. `make
+# bench` measures the resident bytes per order (see README, Speed).
 ENTRY_OVERHEAD_BYTES = 700
 _MAX_NOT_FOUND = 65_536
 
@@ -45,17 +49,44 @@ class CachedOrder:
     body: bytes
 
 
-class _Held:
-    __slots__ = ("entry", "expires_at")
-
-    def __init__(self, entry: CachedOrder, expires_at: float) -> None:
-        self.entry = entry
-        self.expires_at = expires_at
-
-
 def entry_size(order_uid: str, entry: CachedOrder) -> int:
     """What an entry is charged against the byte budget."""
     return len(entry.body) + len(order_uid) + ENTRY_OVERHEAD_BYTES
+
+
+class _Orders(TLRUCache):
+    """A TLRUCache that reports what leaves it: `on_drop` sees every entry evicted or
+    expired (cachetools' documented way is to override `popitem` and `expire`)."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        ttu: Callable[[str, CachedOrder, float], float],
+        timer: Callable[[], float],
+        on_drop: Callable[[CachedOrder, bool], None],
+    ) -> None:
+        super().__init__(max_bytes, ttu, timer)
+        self._on_drop = on_drop
+        self._sizing = ""
+
+    def __setitem__(self, order_uid: str, entry: CachedOrder) -> None:  # type: ignore[override]
+        # cachetools sizes the value alone; our charge includes the id.
+        self._sizing = order_uid
+        super().__setitem__(order_uid, entry)
+
+    def getsizeof(self, entry: CachedOrder) -> int:  # type: ignore[override]
+        return entry_size(self._sizing, entry)
+
+    def popitem(self) -> tuple[str, CachedOrder]:
+        order_uid, entry = super().popitem()
+        self._on_drop(entry, True)
+        return order_uid, entry
+
+    def expire(self, time: float | None = None) -> list[tuple[str, CachedOrder]]:
+        expired = super().expire(time)
+        for _, entry in expired:
+            self._on_drop(entry, False)
+        return expired
 
 
 class OrderStore:
@@ -72,41 +103,28 @@ class OrderStore:
         self.max_bytes = max_bytes
         self._ttl = ttl_seconds
         self._jitter = random.Random()
-        self._not_found_ttl = not_found_ttl_seconds
-        self._clock = clock
-        self._entries: OrderedDict[str, _Held] = OrderedDict()
-        self._not_found: OrderedDict[str, float] = OrderedDict()
-        self.nbytes = 0
+        self._orders = _Orders(max_bytes, self._expiry, clock, self._dropped)
+        self._not_found: TTLCache[str, bool] = TTLCache(
+            _MAX_NOT_FOUND, not_found_ttl_seconds, clock
+        )
         self.dropped_seq = 0
         self.evictions = 0
 
     def get(self, order_uid: str) -> CachedOrder | None:
         """The cached order, counting as a use for the LRU order; None if not held."""
-        held = self._entries.get(order_uid)
-        if held is None:
+        try:
+            return self._orders[order_uid]
+        except KeyError:  # not held, or expired and not yet removed
             return None
-        if held.expires_at <= self._clock():
-            self._drop(order_uid, held)
-            return None
-        self._entries.move_to_end(order_uid)
-        return held.entry
 
     def peek(self, order_uid: str) -> CachedOrder | None:
         """The cached order without counting a use."""
-        held = self._entries.get(order_uid)
-        if held is None or held.expires_at <= self._clock():
-            return None
-        return held.entry
+        orders = self._orders
+        return Cache.__getitem__(orders, order_uid) if order_uid in orders else None
 
     def is_known_missing(self, order_uid: str) -> bool:
         """True while a recent read found no such order."""
-        expires_at = self._not_found.get(order_uid)
-        if expires_at is None:
-            return False
-        if expires_at <= self._clock():
-            del self._not_found[order_uid]
-            return False
-        return True
+        return order_uid in self._not_found
 
     def apply(self, order_uid: str, entry: CachedOrder, as_of: int = 0) -> bool:
         """Keep `entry` unless the store knows something newer; True if it was kept.
@@ -115,78 +133,85 @@ class OrderStore:
         an announcement is as of its own sequence, which is the default.
         """
         as_of = max(as_of, entry.seq)
-        self._not_found.pop(order_uid, None)
-        now = self._clock()
-        held = self._entries.get(order_uid)
-        if held is not None and held.expires_at > now:
-            if entry.version < held.entry.version:
-                return False
-            if entry.version == held.entry.version:
-                held.expires_at = self._expiry(now)  # PostgreSQL confirmed it
-                return False
-            self.nbytes -= entry_size(order_uid, held.entry)
+        self._forget_missing(order_uid)
+        orders = self._orders
+        if order_uid in orders:  # held and not expired; no use counted
+            held = Cache.__getitem__(orders, order_uid)
         else:
-            if held is not None:
-                self._drop(order_uid, held)
-            if as_of < self.dropped_seq:
+            held = None
+            if Cache.__contains__(orders, order_uid):
+                orders.expire()  # held but expired: it counts as dropped before we compare
+        if held is not None:
+            if entry.version < held.version:
                 return False
-        size = entry_size(order_uid, entry)
-        if size > self.max_bytes:
-            self._entries.pop(order_uid, None)
+            if entry.version == held.version:
+                orders[order_uid] = held  # PostgreSQL confirmed it: a fresh TTL
+                return False
+        elif as_of < self.dropped_seq:
+            return False
+        try:
+            orders[order_uid] = entry  # evicts by bytes (popitem) as needed
+        except ValueError:  # larger than the whole budget: nothing was changed
+            if held is not None:
+                self._drop(order_uid)
             self.dropped_seq = max(self.dropped_seq, entry.seq)
             return False
-        self._entries[order_uid] = _Held(entry, self._expiry(now))
-        self._entries.move_to_end(order_uid)
-        self.nbytes += size
-        self._evict()
+        # Cache.__len__: the count without TLRUCache's expiry pass (__setitem__ just ran it).
+        while Cache.__len__(orders) > self.max_entries:
+            orders.popitem()
         return True
 
     def invalidate(self, order_uid: str, version: int, seq: int) -> None:
         """Version `version` (change `seq`) exists: drop anything older; the next read fills."""
-        self._not_found.pop(order_uid, None)
-        held = self._entries.get(order_uid)
+        self._forget_missing(order_uid)
+        held = self.peek(order_uid)
         if held is not None:
-            if held.entry.version >= version:
+            if held.version >= version:
                 return
-            self._drop(order_uid, held)
+            self._drop(order_uid)
         self.dropped_seq = max(self.dropped_seq, seq)
 
     def mark_missing(self, order_uid: str, as_of: int) -> bool:
         """Remember briefly that a read as of change `as_of` found no such order."""
-        held = self._entries.get(order_uid)
-        if held is not None:
-            if held.expires_at > self._clock():
-                return False
-            self._drop(order_uid, held)
+        orders = self._orders
+        if order_uid in orders:
+            return False
+        if Cache.__contains__(orders, order_uid):
+            orders.expire()  # held but expired: it counts as dropped before we compare
         if as_of < self.dropped_seq:
             return False
-        self._not_found[order_uid] = self._clock() + self._not_found_ttl
-        self._not_found.move_to_end(order_uid)
-        while len(self._not_found) > _MAX_NOT_FOUND:
-            self._not_found.popitem(last=False)
+        self._not_found[order_uid] = True
         return True
 
     def clear(self) -> None:
         """Forget everything: the database was replaced (its change sequence went back)."""
-        self._entries.clear()
+        self._orders.clear()
         self._not_found.clear()
-        self.nbytes = 0
         self.dropped_seq = 0
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    @property
+    def nbytes(self) -> int:
+        """The bytes charged for the entries held (expired ones are removed first)."""
+        return self._orders.currsize
 
-    def _expiry(self, now: float) -> float:
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def _forget_missing(self, order_uid: str) -> None:
+        # The raw membership test first: TTLCache.pop costs a timer and an expiry pass,
+        # and nearly every write is for an id that was never missing.
+        if Cache.__contains__(self._not_found, order_uid):
+            with contextlib.suppress(KeyError):  # raised after removing an expired one
+                del self._not_found[order_uid]
+
+    def _expiry(self, order_uid: str, entry: CachedOrder, now: float) -> float:
         return now + self._ttl * (1.0 - 0.1 * self._jitter.random())
 
-    def _drop(self, order_uid: str, held: _Held) -> None:
-        del self._entries[order_uid]
-        self.nbytes -= entry_size(order_uid, held.entry)
-        self.dropped_seq = max(self.dropped_seq, held.entry.seq)
+    def _drop(self, order_uid: str) -> None:
+        entry = self._orders.pop(order_uid)
+        self.dropped_seq = max(self.dropped_seq, entry.seq)
 
-    def _evict(self) -> None:
-        while len(self._entries) > self.max_entries or self.nbytes > self.max_bytes:
-            order_uid, held = self._entries.popitem(last=False)
-            self.nbytes -= entry_size(order_uid, held.entry)
-            self.dropped_seq = max(self.dropped_seq, held.entry.seq)
+    def _dropped(self, entry: CachedOrder, evicted: bool) -> None:
+        self.dropped_seq = max(self.dropped_seq, entry.seq)
+        if evicted:
             self.evictions += 1
