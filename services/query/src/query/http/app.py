@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from litestar import Litestar, MediaType, Request, Response, head
@@ -17,15 +18,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response.file import ASGIFileResponse
 from litestar.static_files import StaticFiles, create_static_files_router
+from litestar.types import ASGIApp
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
+from query.http.hot_path import HotPath
+from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
 from query.informer.informer import InformerLimits, OrderInformer
-from query.informer.metrics import QueryMetrics
 from query.request_database import DatabaseUnavailable
 from query.settings import QuerySettings
 
@@ -63,7 +66,21 @@ def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Respo
     )
 
 
-def create_app(settings: QuerySettings) -> Litestar:
+@dataclass(frozen=True)
+class Replica:
+    """What `build` made: the informer, Litestar with every route, and the app to serve
+    (the hot path in front of Litestar)."""
+
+    informer: OrderInformer
+    framework: Litestar
+    app: ASGIApp
+
+
+def create_app(settings: QuerySettings) -> ASGIApp:
+    return build(settings).app
+
+
+def build(settings: QuerySettings) -> Replica:
     pool = create_pool(
         settings.database_url,
         max_size=settings.database_pool_size,
@@ -83,10 +100,11 @@ def create_app(settings: QuerySettings) -> Litestar:
             list_batch_size=settings.warm_batch_size,
         ),
     )
-    return Litestar(
+    hits = HitCount()
+    framework = Litestar(
         route_handlers=[
             order_routes(informer, pool),
-            *health_routes(informer, QueryMetrics(informer)),
+            *health_routes(informer, QueryMetrics(informer, hits)),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -109,6 +127,7 @@ def create_app(settings: QuerySettings) -> Litestar:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )
+    return Replica(informer, framework, HotPath(informer.cached, hits, framework))
 
 
 def _running(

@@ -28,11 +28,11 @@ from psycopg_pool import AsyncConnectionPool
 from order_shared.model import ORDER_UID_PATTERN, Order
 from query.http import openapi_examples as examples
 from query.http.conditional import entity_tag, if_none_match, is_not_modified
+from query.http.metrics import QueryMetrics
 from query.http.order_pages import MAX_CURSOR_LENGTH, MalformedCursor, decode_cursor, read_page
 from query.http.ready_response import json_response, not_modified
 from query.http.schemas import ErrorBody, OrderPage, OrderStatusView
 from query.informer.informer import OrderInformer
-from query.informer.metrics import QueryMetrics
 from query.informer.order_reader import UnreadableOrder
 from query.informer.store import CachedOrder
 

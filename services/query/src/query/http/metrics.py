@@ -1,4 +1,4 @@
-"""Prometheus metrics of a query replica: the store's size, what misses cost PostgreSQL,
+"""Prometheus metrics of a query replica: hits, the store's size, what misses cost PostgreSQL,
 and how often the watch had to be backed up by a catch-up.
 
 The numbers live as plain counters on the objects that count them and are read only when
@@ -16,13 +16,28 @@ from prometheus_client.registry import Collector
 from query.informer.informer import OrderInformer
 
 
+class HitCount:
+    """Orders answered from memory by the hot path: one integer, bumped per answer."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 class _InformerCollector(Collector):
-    def __init__(self, informer: OrderInformer) -> None:
+    def __init__(self, informer: OrderInformer, hits: HitCount) -> None:
         self._informer = informer
+        self._hits = hits
 
     def collect(self) -> Iterator[Metric]:
         informer = self._informer
         store, lookup, stats = informer.store, informer.lookup, informer.reflector.stats
+        yield CounterMetricFamily(
+            "query_cache_hits",
+            "GET /api/v1/orders/{id} answered from memory before the framework",
+            self._hits.value,
+        )
         yield GaugeMetricFamily("query_store_orders", "Orders held in memory", len(store))
         yield GaugeMetricFamily(
             "query_store_bytes", "Approximate bytes the held orders take", store.nbytes
@@ -77,9 +92,9 @@ class _InformerCollector(Collector):
 
 
 class QueryMetrics:
-    def __init__(self, informer: OrderInformer) -> None:
+    def __init__(self, informer: OrderInformer, hits: HitCount) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_InformerCollector(informer))
+        self._registry.register(_InformerCollector(informer, hits))
 
     def render(self) -> bytes:
         return generate_latest(self._registry)
