@@ -18,10 +18,12 @@ BENCH_CONNECTIONS (default 32).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,10 @@ class WrkRun:
     rps: float
     p50_ms: float
     p99_ms: float
+    requests: int
+    # The server's CPU time per request (user + system, every thread): unlike req/s it
+    # hardly moves when other work on the machine takes the server's core away.
+    cpu_us: float = 0.0
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -161,7 +167,23 @@ def wrk(
         return float(value) * _UNITS_MS[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return WrkRun(rps, latency(50), latency(99))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return WrkRun(rps, latency(50), latency(99), requests)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of every thread of `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_timed(pid: int, url: str, scenario: Scenario) -> WrkRun:
+    """A wrk run against the server `pid`, with the server's CPU time per request."""
+    before = cpu_seconds(pid)
+    run = wrk(url, SECONDS, scenario.connections, scenario.script)
+    used = cpu_seconds(pid) - before
+    return dataclasses.replace(run, cpu_us=used / run.requests * 1e6)
 
 
 def median_run(runs: list[WrkRun]) -> WrkRun:
@@ -203,6 +225,8 @@ class Scenario:
 class HttpFigures:
     replica: WrkRun
     ceiling: WrkRun
+    replica_cpu_us: float  # medians over the rounds
+    ceiling_cpu_us: float
 
 
 def random_ids_script(folder: Path, orders: int) -> Path:
@@ -249,14 +273,17 @@ def bench_http(servers: Servers, order_uid: str, orders: int) -> dict[str, HttpF
                     random_ids_script(Path(folder), orders),
                 ),
             ]
-            servers_under_test = {"replica": replica.base_url, "ceiling": ceiling_url}
-            for base_url in servers_under_test.values():
+            servers_under_test = {
+                "replica": (replica.pid, replica.base_url),
+                "ceiling": (ceiling.pid, ceiling_url),
+            }
+            for _, base_url in servers_under_test.values():
                 wrk(base_url + path, 1)  # warm up
             runs: dict[tuple[str, str], list[WrkRun]] = {}
             for _ in range(ROUNDS):  # interleaved: other load on the machine hits all
                 for scenario in scenarios:
-                    for name, base_url in servers_under_test.items():
-                        run = wrk(base_url + path, SECONDS, scenario.connections, scenario.script)
+                    for name, (pid, base_url) in servers_under_test.items():
+                        run = wrk_timed(pid, base_url + path, scenario)
                         runs.setdefault((scenario.name, name), []).append(run)
         for scenario in scenarios:
             rounds = {
@@ -268,6 +295,8 @@ def bench_http(servers: Servers, order_uid: str, orders: int) -> dict[str, HttpF
             scenario.name: HttpFigures(
                 median_run(runs[scenario.name, "replica"]),
                 median_run(runs[scenario.name, "ceiling"]),
+                statistics.median(run.cpu_us for run in runs[scenario.name, "replica"]),
+                statistics.median(run.cpu_us for run in runs[scenario.name, "ceiling"]),
             )
             for scenario in scenarios
         }
@@ -371,12 +400,18 @@ def main() -> None:
     print("-- cache hits, one replica (median round; p50/p99 of that round)")
     for scenario, figures in http.items():
         print(f"   {scenario}")
-        for name, run in (("replica", figures.replica), ("ceiling", figures.ceiling)):
+        for name, run, cpu_us in (
+            ("replica", figures.replica, figures.replica_cpu_us),
+            ("ceiling", figures.ceiling, figures.ceiling_cpu_us),
+        ):
             print(
                 f"     {name:8} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms"
+                f"p99 {run.p99_ms:6.2f} ms  CPU {cpu_us:5.1f} us/request"
             )
-        print(f"     replica/ceiling {figures.replica.rps / figures.ceiling.rps:.2f}")
+        print(
+            f"     replica/ceiling {figures.replica.rps / figures.ceiling.rps:.2f} in req/s, "
+            f"{figures.ceiling_cpu_us / figures.replica_cpu_us:.2f} in CPU per request"
+        )
     print(
         f"   granian {version('granian')}, embedded in the app's uvloop event loop, one "
         "runtime thread, no access log (query/server.py), for both"
