@@ -4,7 +4,8 @@ No framework, no id check, no entity tag, no security headers, no metrics: what 
 those bytes costs the server itself, which no replica can beat.
 
 `python -m bench.ceiling PORT BODY_FILE ORDERS`: every id `bench0000000001` up to ORDERS
-maps to the body in BODY_FILE (the replica's answer for one of them, byte for byte).
+maps to its own copy of the body in BODY_FILE (the replica's answer for one of them, byte
+for byte; the replica's other orders are of about the same size).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def create_ceiling_app(bodies: dict[str, bytes]) -> ASGIApp:
 def main() -> None:
     port, body_file, orders = sys.argv[1:4]
     body = Path(body_file).read_bytes()
-    bodies = {f"bench{index:010d}": body for index in range(1, int(orders) + 1)}
+    # One copy per order, as the replica holds one document each: random ids then touch
+    # as much memory here as there.
+    bodies = {f"bench{index:010d}": bytes(bytearray(body)) for index in range(1, int(orders) + 1)}
     serve(create_ceiling_app(bodies), "127.0.0.1", int(port), "granian")
 
 
