@@ -5,8 +5,8 @@ The handlers close over the informer and the pool they are built with, so each i
 and none looks anything up by name. A cached order is already JSON bytes: a handler only
 looks it up, compares entity tags and hands the bytes over (`ReadyResponse`); most cache
 hits of `GET /api/v1/orders/{id}` are answered before Litestar (`hot_path`), and what
-reaches these handlers is everything else. The id is checked on a miss: only valid ids
-are ever cached.
+reaches these handlers is everything else. Ids are checked before the lookup: only valid
+ids are ever cached.
 """
 
 from __future__ import annotations
@@ -94,13 +94,11 @@ def order_routes(informer: OrderInformer, pool: AsyncConnectionPool) -> Router:
     """`/api/v1/orders`: one order, its status, and pages of the newest orders."""
 
     async def entry_of(order_uid: str) -> CachedOrder:
-        """From memory, or (a miss) check the id and read it once: 400, 404 or 422."""
-        entry = informer.cached(order_uid)
-        if entry is not None:
-            return entry
+        """From memory, or read once: 400, 404 or 422. (Only valid ids are ever cached, so
+        checking first changes no hit's answer.)"""
         if len(order_uid) > _MAX_ORDER_UID_LENGTH or not _ORDER_UID.fullmatch(order_uid):
             raise ValidationException(detail=_MALFORMED_ID)
-        read = await informer.lookup.read(order_uid)
+        read = await informer.get_or_read(order_uid)
         if read is None:
             raise NotFoundException(detail=f"no order with id {order_uid}")
         if isinstance(read, UnreadableOrder):
