@@ -1,12 +1,11 @@
-"""The ceiling of the query benchmark: a bare Litestar handler returning the same bytes as
-the real one, on the same ASGI server with the same settings, doing nothing else (no id
-check, no lookup, no entity tag, no security headers).
+"""The ceiling of the query benchmark: a raw ASGI handler on the same granian with the
+same settings (`query/server.py`) that looks the order up in a dict and sends its bytes.
+No framework, no id check, no entity tag, no security headers, no metrics: what serving
+those bytes costs the server itself, which no replica can beat.
 
-It answers in the fastest way a Litestar handler can — a response built once, handed to the
-server as is — because that is also how the real handler answers; a handler returning
-`bytes` through Litestar's response machinery is served too (`/idiomatic/...`) for scale.
-
-`python -m bench.ceiling PORT SERVER BODY_FILE`
+`python -m bench.ceiling PORT BODY_FILE ORDERS`: every id `bench0000000001` up to ORDERS
+maps to its own copy of the body in BODY_FILE (the replica's answer for one of them, byte
+for byte; the replica's other orders are of about the same size).
 """
 
 from __future__ import annotations
@@ -14,31 +13,48 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from litestar import Litestar, MediaType, get
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from query.ready_response import JSON_CONTENT_TYPE, ReadyResponse
 from query.server import serve
 
+ORDER_PATH = "/api/v1/orders/"
 
-def create_ceiling_app(body: bytes) -> Litestar:
-    response = ReadyResponse(200, [JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body))], body)
 
-    @get("/api/v1/orders/{order_uid:str}")
-    async def order(order_uid: str) -> ASGIApp:
-        return response
+def create_ceiling_app(bodies: dict[str, bytes]) -> ASGIApp:
+    prefix = len(ORDER_PATH)
+    not_found = b'{"status_code":404}'
 
-    @get("/idiomatic/api/v1/orders/{order_uid:str}", media_type=MediaType.JSON)
-    async def idiomatic_order(order_uid: str) -> bytes:
-        return body
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = bodies.get(scope["path"][prefix:])
+        status = 200 if body is not None else 404
+        body = body if body is not None else not_found
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(body)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
-    return Litestar(route_handlers=[order, idiomatic_order], openapi_config=None)
+    return app  # type: ignore[return-value]
 
 
 def main() -> None:
-    port, server, body_file = sys.argv[1:4]
-    app = create_ceiling_app(Path(body_file).read_bytes())
-    serve(app, "127.0.0.1", int(port), server)  # type: ignore[arg-type]
+    port, body_file, orders = sys.argv[1:4]
+    body = Path(body_file).read_bytes()
+    # One copy per order, as the replica holds one document each: random ids then touch
+    # as much memory here as there.
+    bodies = {f"bench{index:010d}": bytes(bytearray(body)) for index in range(1, int(orders) + 1)}
+    serve(create_ceiling_app(bodies), "127.0.0.1", int(port), "granian")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Query benchmark, on real PostgreSQL and Redis started here, orders written straight into
 PostgreSQL (no Kafka):
 
-1. Cache hits over HTTP with wrk on loopback, one replica: requests per second and p50/p99
-   latency, against the ceiling — a bare Litestar handler returning the same bytes on the
-   same server settings (`bench/ceiling.py`) — for each ASGI server we could choose.
-2. Warm-up: listing BENCH_ORDERS orders (default 1,000,000) into the store, in orders per
+1. Warm-up: listing BENCH_ORDERS orders (default 1,000,000) into the store, in orders per
    second, against PostgreSQL's own `COPY (the same statement) TO STDOUT`.
-3. Memory per cached order: the process's resident memory growth over that warm-up.
+2. Memory per cached order: the process's resident memory growth over that warm-up.
+3. Cache hits over HTTP with wrk on loopback, one replica holding every order: requests
+   per second and p50/p99 latency against the ceiling — a raw ASGI handler returning the
+   same bytes from a dict on the same granian with the same settings (`bench/ceiling.py`)
+   — for one id with BENCH_CONNECTIONS and twice as many connections, and for random ids
+   over all the orders. Rounds interleave replica and ceiling, so other load on the
+   machine hits both; each figure is the median round.
 
 Knobs: BENCH_ORDERS, BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 3),
 BENCH_CONNECTIONS (default 32).
@@ -15,10 +18,12 @@ BENCH_CONNECTIONS (default 32).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,10 +40,9 @@ from redis.asyncio import Redis
 
 from devstack.process import RunningServer, ServerCommand
 from order_shared.database import create_pool
-from query import order_reader
-from query.reflector import OrderReflector
-from query.server import AsgiServer
-from query.store import OrderStore
+from query.informer import order_reader
+from query.informer.reflector import OrderReflector
+from query.informer.store import OrderStore
 from tests.harness import (
     ARTIFACTS,
     REPO,
@@ -53,8 +57,6 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
-SERVERS: tuple[AsgiServer, ...] = ("granian", "uvicorn")
-HTTP_ORDERS = 1_000
 
 # Realistic orders (1 to 5 items, about 1.3 kB of JSON each), generated inside PostgreSQL.
 _LOAD = [
@@ -117,6 +119,10 @@ class WrkRun:
     rps: float
     p50_ms: float
     p99_ms: float
+    requests: int
+    # The server's CPU time per request (user + system, every thread): unlike req/s it
+    # hardly moves when other work on the machine takes the server's core away.
+    cpu_us: float = 0.0
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -134,9 +140,19 @@ def pin(pid: int) -> None:
         os.sched_setaffinity(int(thread), {SERVER_CPU})
 
 
-def wrk(url: str, seconds: int) -> WrkRun:
+def wrk(
+    url: str, seconds: int, connections: int = CONNECTIONS, script: Path | None = None
+) -> WrkRun:
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *(["-s", str(script)] if script else []),
+            url,
+        ],
         preexec_fn=lambda: os.sched_setaffinity(0, {WRK_CPU}),
         capture_output=True,
         text=True,
@@ -151,7 +167,23 @@ def wrk(url: str, seconds: int) -> WrkRun:
         return float(value) * _UNITS_MS[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return WrkRun(rps, latency(50), latency(99))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return WrkRun(rps, latency(50), latency(99), requests)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of every thread of `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_timed(pid: int, url: str, scenario: Scenario) -> WrkRun:
+    """A wrk run against the server `pid`, with the server's CPU time per request."""
+    before = cpu_seconds(pid)
+    run = wrk(url, SECONDS, scenario.connections, scenario.script)
+    used = cpu_seconds(pid) - before
+    return dataclasses.replace(run, cpu_us=used / run.requests * 1e6)
 
 
 def median_run(runs: list[WrkRun]) -> WrkRun:
@@ -159,18 +191,18 @@ def median_run(runs: list[WrkRun]) -> WrkRun:
     return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
 
 
-def start_ceiling(server: AsgiServer, body_file: Path) -> tuple[RunningServer, str]:
+def start_ceiling(body_file: Path, orders: int) -> tuple[RunningServer, str]:
     port = free_port()
     process = RunningServer(
         ServerCommand(
-            f"ceiling-{server}",
-            [sys.executable, "-m", "bench.ceiling", str(port), server, str(body_file)],
+            "ceiling",
+            [sys.executable, "-m", "bench.ceiling", str(port), str(body_file), str(orders)],
             env={"PYTHONPATH": str(REPO)},
         ),
-        ARTIFACTS / "logs" / f"bench-ceiling-{server}.log",
+        ARTIFACTS / "logs" / "bench-ceiling.log",
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
@@ -183,54 +215,95 @@ def start_ceiling(server: AsgiServer, body_file: Path) -> tuple[RunningServer, s
 
 
 @dataclass(frozen=True)
+class Scenario:
+    name: str
+    connections: int
+    script: Path | None = None  # a wrk Lua script choosing each request's path
+
+
+@dataclass(frozen=True)
 class HttpFigures:
-    app: WrkRun
+    replica: WrkRun
     ceiling: WrkRun
-    idiomatic: WrkRun
+    replica_cpu_us: float  # medians over the rounds
+    ceiling_cpu_us: float
 
 
-def bench_http(servers: Servers, order_uid: str) -> dict[AsgiServer, HttpFigures]:
-    results: dict[AsgiServer, HttpFigures] = {}
+def random_ids_script(folder: Path, orders: int) -> Path:
+    script = folder / "random-ids.lua"
+    script.write_text(
+        "math.randomseed(42)\n"
+        "request = function()\n"
+        f'  return wrk.format("GET", string.format("/api/v1/orders/bench%010d", '
+        f"math.random(1, {orders})))\n"
+        "end\n"
+    )
+    return script
+
+
+def bench_http(servers: Servers, order_uid: str, orders: int) -> dict[str, HttpFigures]:
+    """The replica against the raw ceiling, one round of each scenario after the other."""
     path = f"/api/v1/orders/{order_uid}"
-    with tempfile.TemporaryDirectory() as folder:
-        for server in SERVERS:
-            replica = start_query(
-                servers,
-                f"bench-query-{server}",
-                ASGI_SERVER=server,
-                RESYNC_INTERVAL_SECONDS="5",
-                LOG_LEVEL="WARNING",
+    replica = start_query(
+        servers,
+        "bench-query",
+        wait=False,
+        RESYNC_INTERVAL_SECONDS="5",
+        LOG_LEVEL="WARNING",
+        CACHE_MAX_ENTRIES=str(2 * orders),
+    )
+    ceiling: RunningServer | None = None
+    try:
+        replica.wait_ready(timeout=900)  # it lists every order first
+        response = httpx.get(replica.base_url + path, timeout=5)
+        response.raise_for_status()
+        with tempfile.TemporaryDirectory() as folder:
+            body_file = Path(folder) / "order.json"
+            body_file.write_bytes(response.content)
+            ceiling, ceiling_url = start_ceiling(body_file, orders)
+            pin(replica.pid)
+            pin(ceiling.pid)
+            assert httpx.get(ceiling_url + path, timeout=5).content == response.content
+            scenarios = [
+                Scenario(f"one id, {CONNECTIONS} connections", CONNECTIONS),
+                Scenario(f"one id, {2 * CONNECTIONS} connections", 2 * CONNECTIONS),
+                Scenario(
+                    f"random ids of {orders:,}, {CONNECTIONS} connections",
+                    CONNECTIONS,
+                    random_ids_script(Path(folder), orders),
+                ),
+            ]
+            servers_under_test = {
+                "replica": (replica.pid, replica.base_url),
+                "ceiling": (ceiling.pid, ceiling_url),
+            }
+            for _, base_url in servers_under_test.values():
+                wrk(base_url + path, 1)  # warm up
+            runs: dict[tuple[str, str], list[WrkRun]] = {}
+            for _ in range(ROUNDS):  # interleaved: other load on the machine hits all
+                for scenario in scenarios:
+                    for name, (pid, base_url) in servers_under_test.items():
+                        run = wrk_timed(pid, base_url + path, scenario)
+                        runs.setdefault((scenario.name, name), []).append(run)
+        for scenario in scenarios:
+            rounds = {
+                name: [round(run.rps) for run in runs[scenario.name, name]]
+                for name in servers_under_test
+            }
+            print(f"   {scenario.name}: req/s per round {rounds}", flush=True)
+        return {
+            scenario.name: HttpFigures(
+                median_run(runs[scenario.name, "replica"]),
+                median_run(runs[scenario.name, "ceiling"]),
+                statistics.median(run.cpu_us for run in runs[scenario.name, "replica"]),
+                statistics.median(run.cpu_us for run in runs[scenario.name, "ceiling"]),
             )
-            ceiling: RunningServer | None = None
-            try:
-                response = httpx.get(replica.base_url + path, timeout=5)
-                response.raise_for_status()
-                body_file = Path(folder) / "order.json"
-                body_file.write_bytes(response.content)
-                ceiling, ceiling_url = start_ceiling(server, body_file)
-                pin(replica.pid)
-                pin(ceiling.pid)
-                urls = {
-                    "app": replica.base_url + path,
-                    "ceiling": ceiling_url + path,
-                    "idiomatic": f"{ceiling_url}/idiomatic{path}",
-                }
-                for url in urls.values():
-                    same = httpx.get(url, timeout=5).content == response.content
-                    assert same, "the ceiling must send the same bytes"
-                    wrk(url, 1)  # warm up
-                runs: dict[str, list[WrkRun]] = {name: [] for name in urls}
-                for _ in range(ROUNDS):  # interleaved: other load on the machine hits all
-                    for name, url in urls.items():
-                        runs[name].append(wrk(url, SECONDS))
-                results[server] = HttpFigures(*(median_run(runs[name]) for name in urls))
-                rounds = {name: [round(run.rps) for run in found] for name, found in runs.items()}
-                print(f"   {server:8} req/s per round {rounds}", flush=True)
-            finally:
-                if ceiling is not None:
-                    ceiling.stop()
-                replica.stop()
-    return results
+            for scenario in scenarios
+        }
+    finally:
+        if ceiling is not None:
+            ceiling.stop()
+        replica.stop()
 
 
 # -- Warm-up and memory -------------------------------------------------------------------
@@ -265,7 +338,7 @@ async def warm_up(database_url: str, redis_url: str) -> tuple[float, int, int, O
     await pool.open()
     redis = Redis.from_url(redis_url)
     try:
-        reflector = OrderReflector(store, pool, redis, resync_interval=3600, list_batch_size=5000)
+        reflector = OrderReflector(store, pool, redis, catch_up_interval=3600, list_batch_size=5000)
         gc.collect()
         before = resident_bytes()
         started = time.perf_counter()
@@ -290,59 +363,56 @@ def main() -> None:
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)
         start_storage(servers)
-        load_orders(servers.admin_database_url, 1, HTTP_ORDERS)
-
-        print(
-            f"-- cache hits over HTTP: wrk -t1 -c{CONNECTIONS} on CPU {WRK_CPU}, the server on "
-            f"CPU {SERVER_CPU}, {ROUNDS} x {SECONDS} s"
-        )
-        http = bench_http(servers, "bench0000000042")
-
         started = time.perf_counter()
-        if ORDERS > HTTP_ORDERS:
-            load_orders(servers.admin_database_url, HTTP_ORDERS + 1, ORDERS)
+        load_orders(servers.admin_database_url, 1, ORDERS)
         generated = time.perf_counter() - started
         print(f"-- {ORDERS:,} orders generated in PostgreSQL in {generated:.0f} s", flush=True)
         query_url = servers.database_url("order_query")
         copy_time, copy_bytes = asyncio.run(copy_seconds(query_url))
         warm_time, count, growth, store = uvloop.run(warm_up(query_url, servers.redis_url))
+        sample = [store.peek(f"bench{index:010d}") for index in range(1, min(count, 10_000) + 1)]
+        bodies = sum(len(entry.body) for entry in sample if entry is not None)
+        estimate = store.nbytes / len(store)
+        del store, sample  # the replica below needs the memory
+        gc.collect()
+        print(f"-- warm-up of {count:,} orders", flush=True)
+        print(
+            f"   list into the store  {warm_time:6.1f} s  {count / warm_time:9,.0f} orders/s\n"
+            f"   COPY ... TO STDOUT   {copy_time:6.1f} s  {count / copy_time:9,.0f} orders/s"
+            f"  ({copy_bytes / 1e6:,.0f} MB)   list/COPY {copy_time / warm_time:.2f}"
+        )
+        print(
+            f"-- memory per cached order: {growth / count:,.0f} bytes resident "
+            f"(JSON body {bodies / min(count, 10_000):,.0f} bytes; the store's estimate "
+            f"{estimate:,.0f})",
+            flush=True,
+        )
+        print(
+            f"-- cache hits over HTTP: wrk -t1 on CPU {WRK_CPU}, the server on CPU "
+            f"{SERVER_CPU}, {ROUNDS} interleaved rounds x {SECONDS} s; a replica holding "
+            f"{ORDERS:,} orders against the raw ceiling (bench/ceiling.py)",
+            flush=True,
+        )
+        http = bench_http(servers, "bench0000000042", ORDERS)
     finally:
         servers.stop_all()  # and deletes a million orders' 2 GB of data
 
     print("-- cache hits, one replica (median round; p50/p99 of that round)")
-    for server, figures in http.items():
-        for name, run in (
-            ("app", figures.app),
-            ("ceiling", figures.ceiling),
-            ("idiomatic", figures.idiomatic),
+    for scenario, figures in http.items():
+        print(f"   {scenario}")
+        for name, run, cpu_us in (
+            ("replica", figures.replica, figures.replica_cpu_us),
+            ("ceiling", figures.ceiling, figures.ceiling_cpu_us),
         ):
             print(
-                f"   {server:8} {name:9} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms"
+                f"     {name:8} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
+                f"p99 {run.p99_ms:6.2f} ms  CPU {cpu_us:5.1f} us/request"
             )
-        print(f"   {server:8} app/ceiling {figures.app.rps / figures.ceiling.rps:.2f}")
+        print(
+            f"     replica/ceiling {figures.replica.rps / figures.ceiling.rps:.2f} in req/s, "
+            f"{figures.ceiling_cpu_us / figures.replica_cpu_us:.2f} in CPU per request"
+        )
     print(
-        f"   granian {version('granian')}: embedded in the app's uvloop event loop, one runtime "
-        f"thread, asyncio tasks; uvicorn {version('uvicorn')}: uvloop and httptools; both "
-        "without access log (query/server.py)"
-    )
-    (winner, best), (loser, other) = sorted(
-        http.items(), key=lambda item: item[1].app.rps, reverse=True
-    )
-    print(
-        f"   server: {winner} serves {best.app.rps / other.app.rps:.2f}x the requests of "
-        f"{loser} (ceilings: {best.ceiling.rps / other.ceiling.rps:.2f}x)"
-    )
-    sample = [store.peek(f"bench{index:010d}") for index in range(1, min(count, 10_000) + 1)]
-    bodies = sum(len(entry.body) for entry in sample if entry is not None)
-    print(f"-- warm-up of {count:,} orders")
-    print(
-        f"   list into the store  {warm_time:6.1f} s  {count / warm_time:9,.0f} orders/s\n"
-        f"   COPY ... TO STDOUT   {copy_time:6.1f} s  {count / copy_time:9,.0f} orders/s"
-        f"  ({copy_bytes / 1e6:,.0f} MB)   list/COPY {copy_time / warm_time:.2f}"
-    )
-    print(
-        f"-- memory per cached order: {growth / count:,.0f} bytes resident "
-        f"(JSON body {bodies / min(count, 10_000):,.0f} bytes; the store's estimate "
-        f"{store.nbytes / len(store):,.0f})"
+        f"   granian {version('granian')}, embedded in the app's uvloop event loop, one "
+        "runtime thread, no access log (query/server.py), for both"
     )

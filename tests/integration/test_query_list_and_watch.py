@@ -20,8 +20,8 @@ from devstack.process import RunningServer
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
 from order_shared.database import create_pool
 from order_shared.topics import CHANGES_CHANNEL
-from query.reflector import OrderReflector
-from query.store import OrderStore
+from query.informer.reflector import OrderReflector
+from query.informer.store import OrderStore
 from tests.harness import ARTIFACTS, Servers, free_port
 from tests.store_io import query
 
@@ -58,7 +58,7 @@ async def test_what_is_announced_while_listing_is_applied_after_the_list(
     pool = create_pool(servers.database_url("order_query"), max_size=2, name="query-test")
     await pool.open()
     redis = Redis.from_url(private_redis_url)
-    reflector = OrderReflector(store, pool, redis, resync_interval=600, list_batch_size=7)
+    reflector = OrderReflector(store, pool, redis, catch_up_interval=600, list_batch_size=7)
     task: asyncio.Task | None = None
     try:
         with psycopg.connect(servers.admin_database_url) as blocker:

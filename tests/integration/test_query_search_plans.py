@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from query.order_pages import OrderSearch, PageCursor, page_parameters, page_query
+from query.http.order_pages import OrderSearch, PageCursor, page_parameters, page_query
 from tests.harness import Servers
 
 ORDERS = 40_000

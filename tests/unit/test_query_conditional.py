@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from query.conditional import entity_tag, if_none_match, is_not_modified
+from query.http.conditional import entity_tag, if_none_match, is_not_modified
 
 
 def test_entity_tag_is_the_quoted_version() -> None:

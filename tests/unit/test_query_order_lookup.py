@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from query.order_lookup import OrderLookup
-from query.order_reader import OrderRead
+from query.informer.lookup import OrderLookup
+from query.informer.order_reader import OrderRead, UnreadableOrder
+from query.informer.store import CachedOrder, OrderStore
 from query.request_database import DatabaseUnavailable
-from query.store import CachedOrder, OrderStore
 
 
 def make_store() -> OrderStore:
@@ -40,7 +40,7 @@ async def test_concurrent_misses_for_one_id_make_one_read() -> None:
     database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))
     lookup = OrderLookup(store, database.read)
 
-    waiting = [asyncio.create_task(lookup.get("a")) for _ in range(200)]
+    waiting = [asyncio.create_task(lookup.read("a")) for _ in range(200)]
     await asyncio.sleep(0.01)
     assert lookup.reads_in_flight == 1
     database.release.set()
@@ -56,7 +56,7 @@ async def test_a_late_miss_fill_does_not_overwrite_a_newer_announced_version() -
     database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))  # read before change 6
     lookup = OrderLookup(store, database.read)
 
-    request = asyncio.create_task(lookup.get("a"))
+    request = asyncio.create_task(lookup.read("a"))
     await asyncio.sleep(0.01)
     store.apply("a", order(2, 6))  # the announcement of version 2 arrives first
     database.release.set()
@@ -70,7 +70,7 @@ async def test_a_late_miss_fill_loses_even_if_the_newer_version_was_evicted() ->
     database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))
     lookup = OrderLookup(store, database.read)
 
-    request = asyncio.create_task(lookup.get("a"))
+    request = asyncio.create_task(lookup.read("a"))
     await asyncio.sleep(0.01)
     store.apply("a", order(2, 6))
     store.apply("b", order(1, 7))  # evicts a's version 2
@@ -86,12 +86,13 @@ async def test_not_found_is_cached_and_cleared_by_an_announcement() -> None:
     database.release.set()
     lookup = OrderLookup(store, database.read)
 
-    assert await lookup.get("a") is None
-    assert await lookup.get("a") is None
+    assert await lookup.read("a") is None
+    assert await lookup.read("a") is None
     assert database.reads == 1
 
     store.apply("a", order(1, 6))
-    assert await lookup.get("a") == order(1, 6)
+    assert not store.is_known_missing("a")
+    assert store.get("a") == order(1, 6)
     assert database.reads == 1
 
 
@@ -102,7 +103,19 @@ async def test_an_unreachable_database_reaches_every_waiter() -> None:
 
     lookup = OrderLookup(make_store(), unreachable)
 
-    results = await asyncio.gather(*(lookup.get("a") for _ in range(3)), return_exceptions=True)
+    results = await asyncio.gather(*(lookup.read("a") for _ in range(3)), return_exceptions=True)
     assert all(isinstance(result, DatabaseUnavailable) for result in results)
     with pytest.raises(DatabaseUnavailable):
-        await lookup.get("a")
+        await lookup.read("a")
+
+
+async def test_an_unreadable_order_is_counted_and_read_again_next_time() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=5, entry=UnreadableOrder("a date out of range")))
+    database.release.set()
+    lookup = OrderLookup(store, database.read)
+
+    assert await lookup.read("a") == UnreadableOrder("a date out of range")
+    assert await lookup.read("a") == UnreadableOrder("a date out of range")
+    assert (database.reads, lookup.reads_unreadable) == (2, 2)
+    assert store.peek("a") is None and not store.is_known_missing("a")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from order_shared.model import Order, encode_order
 from producer.generator import generate_order
-from query.order_reader import fold_batches, fold_rows
+from query.informer.order_reader import fold_batches, fold_rows
 
 NO_ITEM = (None,) * 11
 NO_HEAD = (None,) * 30

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from order_shared.model import ORDER_UID_PATTERN
-from query.order_pages import (
+from query.http.order_pages import (
     MAX_CURSOR_LENGTH,
     CursorOfAnotherSearch,
     InvalidSearch,

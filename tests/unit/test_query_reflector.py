@@ -8,14 +8,14 @@ from typing import Any
 import msgspec
 
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
-from query.reflector import OrderReflector
-from query.store import OrderStore
+from query.informer.reflector import OrderReflector
+from query.informer.store import OrderStore
 
 
 def make_reflector(last_seq: int = 10, *, listed: bool = True) -> tuple[OrderReflector, OrderStore]:
     store = OrderStore(max_entries=100, max_bytes=10**6, ttl_seconds=60, not_found_ttl_seconds=2)
     unused: Any = None  # the watch side never touches PostgreSQL or Redis itself
-    reflector = OrderReflector(store, unused, unused, resync_interval=5, list_batch_size=10)
+    reflector = OrderReflector(store, unused, unused, catch_up_interval=5, list_batch_size=10)
     reflector.last_seq = last_seq
     reflector._listed = listed
     return reflector, store
@@ -30,7 +30,7 @@ def announce(reflector: OrderReflector, uid: str, version: int, seq: int, **extr
 
 
 def resync_requested(reflector: OrderReflector) -> bool:
-    return reflector._resync_requested.is_set()
+    return reflector._catch_up_requested.is_set()
 
 
 def test_contiguous_announcements_apply_and_advance_the_sequence() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from query.single_flight import SingleFlight
+from query.informer.single_flight import SingleFlight
 
 
 async def test_concurrent_callers_for_one_key_share_one_call() -> None:

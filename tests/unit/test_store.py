@@ -3,7 +3,7 @@ bounds, and forgets "not found" when the order is announced."""
 
 from __future__ import annotations
 
-from query.store import ENTRY_OVERHEAD_BYTES, CachedOrder, OrderStore, entry_size
+from query.informer.store import ENTRY_OVERHEAD_BYTES, CachedOrder, OrderStore, entry_size
 
 
 class Clock:

@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from query.store import CachedOrder, OrderStore, entry_size
+from query.informer.store import CachedOrder, OrderStore, entry_size
 
 KEYS = ("a", "b", "c", "d", "e")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
-from query.app import create_app
+from query.http.app import create_app
 from query.server import serve
 from query.settings import QuerySettings
 

@@ -1,5 +1,5 @@
-"""Prometheus metrics of a query replica: the store's size, what misses cost PostgreSQL,
-and how often the watch had to be backed up by a resync.
+"""Prometheus metrics of a query replica: hits, the store's size, what misses cost PostgreSQL,
+and how often the watch had to be backed up by a catch-up.
 
 The numbers live as plain counters on the objects that count them and are read only when
 scraped, so the request path does no metrics work at all.
@@ -13,19 +13,31 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from query.order_lookup import OrderLookup
-from query.reflector import OrderReflector
-from query.store import OrderStore
+from query.informer.informer import OrderInformer
 
 
-class _QueryCollector(Collector):
-    def __init__(self, store: OrderStore, lookup: OrderLookup, reflector: OrderReflector) -> None:
-        self._store = store
-        self._lookup = lookup
-        self._reflector = reflector
+class HitCount:
+    """Orders answered from memory by the hot path: one integer, bumped per answer."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class _InformerCollector(Collector):
+    def __init__(self, informer: OrderInformer, hits: HitCount) -> None:
+        self._informer = informer
+        self._hits = hits
 
     def collect(self) -> Iterator[Metric]:
-        store, lookup, stats = self._store, self._lookup, self._reflector.stats
+        informer = self._informer
+        store, lookup, stats = informer.store, informer.lookup, informer.reflector.stats
+        yield CounterMetricFamily(
+            "query_cache_hits",
+            "GET /api/v1/orders/{id} answered from memory before the framework",
+            self._hits.value,
+        )
         yield GaugeMetricFamily("query_store_orders", "Orders held in memory", len(store))
         yield GaugeMetricFamily(
             "query_store_bytes", "Approximate bytes the held orders take", store.nbytes
@@ -40,6 +52,7 @@ class _QueryCollector(Collector):
         )
         reads.add_metric(["found"], lookup.reads_found)
         reads.add_metric(["not_found"], lookup.reads_not_found)
+        reads.add_metric(["unreadable"], lookup.reads_unreadable)
         yield reads
         yield GaugeMetricFamily(
             "query_order_reads_in_flight", "Miss reads under way", lookup.reads_in_flight
@@ -47,7 +60,7 @@ class _QueryCollector(Collector):
         yield GaugeMetricFamily(
             "query_last_change_seq",
             "Last change sequence applied in order",
-            self._reflector.last_seq,
+            informer.last_seq,
         )
         announcements = CounterMetricFamily(
             "query_announcements", "Change announcements received", labels=["outcome"]
@@ -64,17 +77,24 @@ class _QueryCollector(Collector):
             "Subscriptions to the change channel, the first and every reconnect",
             stats.subscriptions,
         )
-        yield CounterMetricFamily("query_relists", "Full lists from PostgreSQL", stats.relists)
-        yield CounterMetricFamily("query_resyncs", "Resyncs from PostgreSQL", stats.resyncs)
         yield CounterMetricFamily(
-            "query_resynced_orders", "Orders a resync found changed", stats.resynced_orders
+            "query_unreadable_orders",
+            "Stored orders a list or catch-up skipped because a value cannot be decoded",
+            stats.unreadable_orders,
+        )
+        yield CounterMetricFamily("query_relists", "Full lists from PostgreSQL", stats.relists)
+        yield CounterMetricFamily(
+            "query_catch_ups", "Catch-ups from PostgreSQL after a possible miss", stats.catch_ups
+        )
+        yield CounterMetricFamily(
+            "query_caught_up_orders", "Orders a catch-up found changed", stats.caught_up_orders
         )
 
 
 class QueryMetrics:
-    def __init__(self, store: OrderStore, lookup: OrderLookup, reflector: OrderReflector) -> None:
+    def __init__(self, informer: OrderInformer, hits: HitCount) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_QueryCollector(store, lookup, reflector))
+        self._registry.register(_InformerCollector(informer, hits))
 
     def render(self) -> bytes:
         return generate_latest(self._registry)

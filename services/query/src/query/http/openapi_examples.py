@@ -99,6 +99,15 @@ NOT_FOUND = Example(
     summary="Unknown id", value={"status_code": 404, "detail": "no order with id nope"}
 )
 
+UNREADABLE = Example(
+    summary="Stored, but a value cannot be decoded",
+    value={
+        "status_code": 422,
+        "detail": "order b563feb7b2b84b6test is stored but cannot be read: "
+        "its date_created is outside years 1-9999 in UTC",
+    },
+)
+
 UNAVAILABLE = Example(
     summary="Not cached and PostgreSQL is down",
     value={"status_code": 503, "detail": "the order database is unavailable; try again shortly"},

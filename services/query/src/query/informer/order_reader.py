@@ -1,11 +1,17 @@
 """Reads orders out of PostgreSQL as ready-to-send JSON: one order on a miss, and every
-order changed after a sequence number on a list (since 0) or a resync.
+order changed after a sequence number on a list (since 0) or a catch-up.
 
 One statement returns an order's head (order, delivery, payment: `position` -1) and its
 item lines as rows of one shape, ordered by `order_uid`: PostgreSQL merges the primary-key
 indexes without sorting, and the rows of one order arrive together, so they fold into one
 document as they stream in. Every read also says which change sequence it is as of, for
 the store's never-go-back rule.
+
+A stored order may hold a value Python cannot: a valid RFC 3339 date with an offset can
+land outside years 1-9999 once PostgreSQL normalises it to UTC. Loading that value would
+fail the whole batch of a list, so PostgreSQL hands it over as NULL instead
+(`_READABLE_DATE_CREATED`; the column is NOT NULL, so NULL means "out of range") and such
+an order folds into `UnreadableOrder`: its readers skip it and serve the others.
 """
 
 from __future__ import annotations
@@ -22,23 +28,39 @@ from psycopg import AsyncConnection, AsyncServerCursor
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import Delivery, Item, Order, Payment, encode_order
+from query.informer.store import CachedOrder
 from query.request_database import request_connection
-from query.store import CachedOrder
 
 Row = Sequence[Any]
-ReadOrders = list[tuple[str, CachedOrder]]
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableOrder:
+    """A stored order this service cannot decode; `reason` says which value and why."""
+
+    reason: str
+
+
+ReadOrders = list[tuple[str, CachedOrder | UnreadableOrder]]
 
 _LAST_SEQ = "SELECT last_seq FROM change_counter"
 # The high-water mark and the rows must come from one snapshot.
 _SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
+# Python's datetime range in UTC (query sessions run with TimeZone UTC: see the app).
+_READABLE_DATE_CREATED = """
+    CASE WHEN o.date_created BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00'
+         THEN o.date_created END
+"""
+UNREADABLE_DATE_CREATED = "its date_created is outside years 1-9999 in UTC"
+
 # Columns: order_uid, position, version, change_seq, status, then the order's own fields
 # (5-14), delivery (15-21), payment (22-31); item fields (32-42) on item lines only.
 # Both statements below list these same columns, so a row means the same in both.
-_HEAD_COLUMNS = """
+_HEAD_COLUMNS = f"""
     o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
     o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
-    o.delivery_service, o.shardkey, o.sm_id, o.date_created, o.oof_shard,
+    o.delivery_service, o.shardkey, o.sm_id, {_READABLE_DATE_CREATED}, o.oof_shard,
     d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
     p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
     p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
@@ -96,7 +118,7 @@ class OrderRead:
     there was no such order."""
 
     as_of: int
-    entry: CachedOrder | None
+    entry: CachedOrder | UnreadableOrder | None
 
 
 async def read_order(pool: AsyncConnectionPool, order_uid: str) -> OrderRead:
@@ -184,7 +206,9 @@ async def _prefetched_batches(
                 await pending
 
 
-def _cached_order(head: Row, lines: list[Row]) -> tuple[str, CachedOrder]:
+def _cached_order(head: Row, lines: list[Row]) -> tuple[str, CachedOrder | UnreadableOrder]:
+    if head[13] is None:
+        return head[0], UnreadableOrder(UNREADABLE_DATE_CREATED)
     lines.sort(key=_POSITION)  # already in order; a no-op that makes it not matter
     order = Order(
         order_uid=head[0],

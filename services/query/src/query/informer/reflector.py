@@ -7,12 +7,21 @@ change sequence, and the watch only makes convergence fast:
 1. Watch: subscribe to `orders:changes` first, buffering what arrives.
 2. List: load every order from one snapshot, remembering the snapshot's last change
    sequence; then apply the buffer. No change can fall between the two.
-3. Resync what changed since the last sequence seen whenever the watch may have missed
-   something: a hole in the sequence, a (re)subscription (Redis restarted, or dropped us
-   for reading too slowly), an overflowing buffer; and every few seconds as a backstop.
-   A resync is the list's own statement with a higher floor, so it never costs more than
-   a relist; a full relist happens only if the database stays behind what was announced
-   (it was replaced by a restore), after which nothing held can be trusted.
+3. Catch up on what changed since the last sequence seen whenever the watch may have
+   missed something: a hole in the sequence, a (re)subscription (Redis restarted, or
+   dropped us for reading too slowly), an overflowing buffer; and every few seconds as a
+   backstop (RESYNC_INTERVAL_SECONDS). A catch-up is the list's own statement with a
+   higher floor, so it never costs more than a relist; a full relist happens only if the
+   database stays behind what was announced (it was replaced by a restore), after which
+   nothing held can be trusted.
+
+A stored order that cannot be decoded (`UnreadableOrder`) is skipped with a log line and
+counted; the list and the catch-ups go on with the others.
+
+Names follow client-go's `tools/cache` where the meaning is the same (Reflector, Store,
+ListAndWatch, relist). client-go's "resync" is different: it replays the local store to
+the handlers and never calls the server. What this reflector does on a gap reads from
+PostgreSQL, so it is called a catch-up here; only the setting keeps its old name.
 """
 
 from __future__ import annotations
@@ -33,14 +42,14 @@ from redis.exceptions import RedisError
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.topics import CHANGES_CHANNEL
-from query.order_reader import stream_orders
-from query.store import CachedOrder, OrderStore
+from query.informer.order_reader import UnreadableOrder, stream_orders
+from query.informer.store import CachedOrder, OrderStore
 
 log = logging.getLogger(__name__)
 
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 _RETRY_SECONDS = 1.0
-# Announcements kept while the list runs; past this we drop them and resync instead.
+# Announcements kept while the list runs; past this we drop them and catch up instead.
 _MAX_BUFFERED = 100_000
 # A database behind what was announced for this long was replaced, not lagging.
 _REPLACED_AFTER_SECONDS = 30.0
@@ -51,13 +60,14 @@ class ReflectorStats:
     """Counters for the metrics endpoint: how often coherence had to be restored, and why."""
 
     relists: int = 0
-    resyncs: int = 0
-    resynced_orders: int = 0
+    catch_ups: int = 0
+    caught_up_orders: int = 0
     subscriptions: int = 0
     sequence_gaps: int = 0
     announcements_applied: int = 0
     announcements_ignored: int = 0
     announcements_malformed: int = 0
+    unreadable_orders: int = 0
 
 
 class OrderReflector:
@@ -67,13 +77,13 @@ class OrderReflector:
         pool: AsyncConnectionPool,
         redis: Redis,
         *,
-        resync_interval: float,
+        catch_up_interval: float,
         list_batch_size: int,
     ) -> None:
         self._store = store
         self._pool = pool
         self._redis = redis
-        self._resync_interval = resync_interval
+        self._catch_up_interval = catch_up_interval
         self._list_batch_size = list_batch_size
         self.synced = asyncio.Event()
         self.last_seq = 0
@@ -82,7 +92,7 @@ class OrderReflector:
         self._buffer: list[ChangeAnnouncement] = []
         self._buffer_overflowed = False
         self._subscribed = asyncio.Event()
-        self._resync_requested = asyncio.Event()
+        self._catch_up_requested = asyncio.Event()
         self._behind_since: float | None = None
 
     async def run(self) -> None:
@@ -91,10 +101,10 @@ class OrderReflector:
         try:
             with contextlib.suppress(TimeoutError):
                 # Without Redis we still list: the page must work from PostgreSQL alone,
-                # and the watch asks for a resync once it manages to subscribe.
+                # and the watch asks for a catch-up once it manages to subscribe.
                 await asyncio.wait_for(self._subscribed.wait(), _SUBSCRIBE_WAIT_SECONDS)
             await self._until_done(self.relist)
-            await self._resync_loop()
+            await self._catch_up_loop()
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,22 +122,22 @@ class OrderReflector:
             self._apply(announcement)
         if self._buffer_overflowed:
             self._buffer_overflowed = False
-            self._resync_requested.set()
+            self._catch_up_requested.set()
         log.info("listed %d orders up to change %d", count, self.last_seq)
         self.synced.set()
         return count
 
-    async def resync(self) -> int:
+    async def catch_up(self) -> int:
         """Load what changed since the last sequence seen; returns how many orders."""
         since = self.last_seq
         count, snapshot_seq = await self._load_changes_since(since)
-        self.stats.resyncs += 1
+        self.stats.catch_ups += 1
         if snapshot_seq < since:
             return await self._database_behind(snapshot_seq, since)
         self._behind_since = None
         if count:
-            self.stats.resynced_orders += count
-            log.info("resynced %d orders changed after %d", count, since)
+            self.stats.caught_up_orders += count
+            log.info("caught up on %d orders changed after %d", count, since)
         return count
 
     async def _database_behind(self, snapshot_seq: int, since: int) -> int:
@@ -150,23 +160,23 @@ class OrderReflector:
         self.last_seq = 0
         return await self.relist()
 
-    async def _resync_loop(self) -> None:
+    async def _catch_up_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync_requested.wait(), self._resync_interval)
-            self._resync_requested.clear()
+                await asyncio.wait_for(self._catch_up_requested.wait(), self._catch_up_interval)
+            self._catch_up_requested.clear()
             try:
-                await self.resync()
+                await self.catch_up()
             except Exception as error:
-                log.warning("resync from change %d failed: %s; retrying", self.last_seq, error)
-                await self._request_resync_later()
+                log.warning("catch-up from change %d failed: %s; retrying", self.last_seq, error)
+                await self._request_catch_up_later()
                 continue
             if self._behind_since is not None:
-                await self._request_resync_later()
+                await self._request_catch_up_later()
 
-    async def _request_resync_later(self) -> None:
+    async def _request_catch_up_later(self) -> None:
         await asyncio.sleep(_RETRY_SECONDS)
-        self._resync_requested.set()
+        self._catch_up_requested.set()
 
     async def _load_changes_since(self, since_seq: int) -> tuple[int, int]:
         """(orders applied, the snapshot's last change sequence)."""
@@ -180,10 +190,18 @@ class OrderReflector:
             apply = self._store.apply
             async for orders in batches:
                 for order_uid, entry in orders:
+                    if type(entry) is UnreadableOrder:
+                        self._skip_unreadable(order_uid, entry)
+                        continue
                     apply(order_uid, entry, snapshot_seq)
-                count += len(orders)
+                    count += 1
         self.last_seq = max(self.last_seq, snapshot_seq)
         return count, snapshot_seq
+
+    def _skip_unreadable(self, order_uid: str, order: UnreadableOrder) -> None:
+        # Served neither from here nor on a miss; the others must not wait for it.
+        self.stats.unreadable_orders += 1
+        log.error("skipped stored order %s: %s", order_uid, order.reason)
 
     async def _watch(self) -> None:
         while True:
@@ -204,7 +222,7 @@ class OrderReflector:
     def _on_subscribed(self) -> None:
         self.stats.subscriptions += 1
         self._subscribed.set()
-        self._resync_requested.set()
+        self._catch_up_requested.set()
 
     def _on_message(self, raw: bytes) -> None:
         try:
@@ -241,12 +259,14 @@ class OrderReflector:
             self.stats.announcements_ignored += 1
         if announcement.seq == self.last_seq + 1:
             self.last_seq = announcement.seq
-        elif announcement.seq > self.last_seq + 1 and not self._resync_requested.is_set():
+        elif announcement.seq > self.last_seq + 1 and not self._catch_up_requested.is_set():
             self.stats.sequence_gaps += 1
             log.info(
-                "change %d announced after %d: resyncing the gap", announcement.seq, self.last_seq
+                "change %d announced after %d: catching up on the gap",
+                announcement.seq,
+                self.last_seq,
             )
-            self._resync_requested.set()
+            self._catch_up_requested.set()
 
     @staticmethod
     async def _until_done(step: Callable[[], Awaitable[object]]) -> None:

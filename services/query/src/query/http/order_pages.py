@@ -9,6 +9,10 @@ leads with it and continues in the page's order (migration 0008; the date range 
 
 The cursor handed to clients is opaque: the position of the last order of a page and a
 digest of the search it belongs to, so it cannot silently continue a different search.
+
+Orders whose date_created lies outside years 1-9999 in UTC (which Python cannot hold, see
+`order_reader`) are left out of the pages by the statement itself: a range on the index
+column, so the pages cost the same, and every cursor is a date Python can hold.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import OrderStatus, OrderUid
+from query.http.schemas import OrderPage, OrderSummary
 from query.request_database import request_connection
-from query.schemas import OrderPage, OrderSummary
 
 MAX_CURSOR_LENGTH = 200
 # What a client's search may hold: the order's own bounds on these fields.
@@ -45,6 +49,9 @@ SELECT o.order_uid, o.track_number, o.date_created, o.status, o.customer_id,
 """)
 # 'infinity' sorts after every date, so the first page is the same query as the others.
 _AFTER = sql.SQL("(o.date_created, o.order_uid) < (%(date_created)s::timestamptz, %(order_uid)s)")
+_REPRESENTABLE = sql.SQL(
+    "o.date_created BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59.999999+00'"
+)
 _FIRST = {"date_created": "infinity", "order_uid": ""}
 _ORDER = sql.SQL(" ORDER BY o.date_created DESC, o.order_uid DESC LIMIT %(limit)s")
 # One condition per filter; only the filters a search sets are in its query, so the
@@ -153,7 +160,7 @@ def continue_search(token: str, search: OrderSearch) -> PageCursor:
 def page_query(search: OrderSearch) -> sql.Composed:
     """The SQL of a page of `search`, with the filters it sets and no others."""
     conditions = [_FILTERS[name] for name in search.set_filters()]
-    where = sql.SQL(" AND ").join([*conditions, _AFTER])
+    where = sql.SQL(" AND ").join([*conditions, _AFTER, _REPRESENTABLE])
     return sql.Composed([_COLUMNS, sql.SQL(" WHERE "), where, _ORDER])
 
 

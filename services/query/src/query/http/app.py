@@ -1,0 +1,153 @@
+"""The query service's app factory. Building and running are apart: `create_app` builds
+the pool, the Redis client and the OrderInformer and wires the routes to them; the
+lifespan runs them, each resource one entry of an exit stack, so whatever was started is
+stopped in reverse order however the start or the run ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from litestar import Litestar, MediaType, Request, Response, head
+from litestar.file_system import BaseLocalFileSystem
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response.file import ASGIFileResponse
+from litestar.static_files import StaticFiles, create_static_files_router
+from litestar.types import ASGIApp
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from order_shared.database import create_pool
+from query.http.hot_path import HotPath
+from query.http.metrics import HitCount, QueryMetrics
+from query.http.routes import health_routes, order_routes
+from query.http.security_headers import add_security_headers
+from query.informer.informer import InformerLimits, OrderInformer
+from query.request_database import DatabaseUnavailable
+from query.settings import QuerySettings
+
+
+async def _read_only(connection: AsyncConnection) -> None:
+    # The role can only read anyway; this makes a stray write fail loudly here too. Dates
+    # load in UTC whatever the server's default: documents are served with UTC dates, and
+    # the reader's range guard (order_reader) is stated in UTC.
+    await connection.execute("SET default_transaction_read_only = on; SET TimeZone = 'UTC'")
+
+
+def _page_head(web_root: Path) -> HTTPRouteHandler:
+    """HEAD /: Litestar's static files router answers HEAD for files, not for its index
+    (and leaves out the type a GET would have; it is set here)."""
+    page = StaticFiles(
+        is_html_mode=True,
+        directories=[web_root],
+        file_system=BaseLocalFileSystem(),
+        headers={"content-type": "text/html; charset=utf-8"},
+    )
+
+    @head("/", name="web/index-head", include_in_schema=False)
+    async def page_head() -> ASGIFileResponse:
+        return await page.handle(path="/", is_head_response=True)
+
+    return page_head
+
+
+def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Response[dict]:
+    return Response(
+        {"status_code": 503, "detail": "the order database is unavailable; try again shortly"},
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"retry-after": "1"},
+    )
+
+
+@dataclass(frozen=True)
+class Replica:
+    """What `build` made: the informer, Litestar with every route, and the app to serve
+    (the hot path in front of Litestar)."""
+
+    informer: OrderInformer
+    framework: Litestar
+    app: ASGIApp
+
+
+def create_app(settings: QuerySettings) -> ASGIApp:
+    return build(settings).app
+
+
+def build(settings: QuerySettings) -> Replica:
+    pool = create_pool(
+        settings.database_url,
+        max_size=settings.database_pool_size,
+        name="query",
+        setup=_read_only,
+    )
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=10)
+    informer = OrderInformer(
+        pool,
+        redis,
+        InformerLimits(
+            max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
+            ttl_seconds=settings.cache_ttl_seconds,
+            not_found_ttl_seconds=settings.cache_not_found_ttl_seconds,
+            catch_up_interval_seconds=settings.resync_interval_seconds,
+            list_batch_size=settings.warm_batch_size,
+        ),
+    )
+    hits = HitCount()
+    framework = Litestar(
+        route_handlers=[
+            order_routes(informer, pool),
+            *health_routes(informer, QueryMetrics(informer, hits)),
+            create_static_files_router(
+                path="/",
+                directories=[settings.web_root],
+                html_mode=True,
+                name="web",
+                include_in_schema=False,
+            ),
+            _page_head(settings.web_root),
+        ],
+        lifespan=[_running(pool, redis, informer)],
+        before_send=[add_security_headers],
+        exception_handlers={DatabaseUnavailable: _database_unavailable},
+        openapi_config=OpenAPIConfig(
+            title="Order Service query API",
+            version="1.0.0",
+            description="Orders served from memory, kept fresh from PostgreSQL and Redis.",
+            path="/schema",
+            # Documents only: an HTML viewer would need third-party scripts, which the
+            # Content-Security-Policy of this origin forbids.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
+    )
+    return Replica(informer, framework, HotPath(informer.cached, hits, framework))
+
+
+def _running(
+    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """The lifespan: open the pool, run the informer; on the way out, the reverse."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as resources:
+            await pool.open(wait=False)
+            resources.push_async_callback(pool.close)
+            resources.push_async_callback(redis.aclose)
+            resources.push_async_callback(_cancel, asyncio.create_task(informer.run()))
+            yield
+
+    return lifespan
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
