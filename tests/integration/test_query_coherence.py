@@ -202,3 +202,23 @@ def test_a_frozen_replica_converges_after_it_is_resumed(
     eventually(lambda: converged(servers, frozen, uids), timeout=20)
     for replica in replicas[:2]:
         eventually(lambda r=replica: converged(servers, r, uids), timeout=20)
+
+
+def test_a_silent_subscription_is_given_up_and_the_replica_converges(
+    servers: Servers, replicas: list[ServiceProcess]
+) -> None:
+    # A frozen Redis keeps its connections open and answers nothing: to a subscriber it
+    # is a network that drops packets. A blocking read would wait until TCP gave up.
+    orders = seed_orders(servers, replicas, 5401, 5)
+    uids = [order.order_uid for order in orders]
+    silences = metric(replicas[2], "query_watch_silences_total")
+
+    servers.running["redis"].freeze()
+    try:
+        eventually(lambda: metric(replicas[2], "query_watch_silences_total") > silences, 60)
+    finally:
+        servers.running["redis"].thaw()
+    publish_orders(servers, [changed(order, 1) for order in orders])
+
+    for replica in replicas:
+        eventually(lambda r=replica: converged(servers, r, uids), timeout=30)

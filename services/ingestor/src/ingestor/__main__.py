@@ -19,7 +19,6 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ingestor.announcer import ChangeAnnouncer
@@ -31,6 +30,7 @@ from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
 from ingestor.settings import IngestorSettings
 from order_shared.database import create_pool
+from order_shared.redis_client import create_redis
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
 from order_shared.topics import MAX_MESSAGE_BYTES
@@ -164,14 +164,7 @@ async def serve(settings: IngestorSettings) -> None:
         await resources.enter_async_context(
             _running(_watch_database(pool, readiness, stop), "database-watch", stop)
         )
-        redis = await resources.enter_async_context(
-            Redis.from_url(
-                settings.redis_url,
-                socket_timeout=5,
-                socket_connect_timeout=5,
-                socket_keepalive=True,
-            )
-        )
+        redis = await resources.enter_async_context(create_redis(settings.redis_url))
         producer = await resources.enter_async_context(
             _started(build_producer(settings), "producer")
         )

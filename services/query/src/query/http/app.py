@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
+from order_shared.redis_client import create_redis
 from query.http.hot_path import HotPath
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
@@ -87,7 +88,7 @@ def build(settings: QuerySettings) -> Replica:
         name="query",
         setup=_read_only,
     )
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=10)
+    redis = create_redis(settings.redis_url)
     informer = OrderInformer(
         pool,
         redis,

@@ -78,6 +78,11 @@ class _InformerCollector(Collector):
             stats.subscriptions,
         )
         yield CounterMetricFamily(
+            "query_watch_silences",
+            "Subscriptions given up because nothing, not even a PING's answer, came back",
+            stats.watch_silences,
+        )
+        yield CounterMetricFamily(
             "query_unreadable_orders",
             "Stored orders a list or catch-up skipped because a value cannot be decoded",
             stats.unreadable_orders,

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import msgspec
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
@@ -48,6 +49,11 @@ from query.informer.store import CachedOrder, OrderStore
 log = logging.getLogger(__name__)
 
 _SUBSCRIBE_WAIT_SECONDS = 2.0
+# The watch's own liveness check: a read waits this long, a quiet subscription is pinged
+# this often, and one silent for longer than the limit is given up.
+_WATCH_READ_SECONDS = 1.0
+_WATCH_PING_SECONDS = 5.0
+_WATCH_SILENCE_LIMIT_SECONDS = 15.0
 _RETRY_SECONDS = 1.0
 # Announcements kept while the list runs; past this we drop them and catch up instead.
 _MAX_BUFFERED = 100_000
@@ -63,6 +69,7 @@ class ReflectorStats:
     catch_ups: int = 0
     caught_up_orders: int = 0
     subscriptions: int = 0
+    watch_silences: int = 0
     sequence_gaps: int = 0
     announcements_applied: int = 0
     announcements_ignored: int = 0
@@ -208,16 +215,35 @@ class OrderReflector:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANGES_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self._on_message(message["data"])
-                        elif message["type"] == "subscribe":
-                            # Also after redis-py reconnected on its own: either way,
-                            # whatever was published before this moment was not heard.
-                            self._on_subscribed()
+                    await self._listen(pubsub)
             except (RedisError, OSError) as error:
                 log.warning("watch on %s lost: %s; resubscribing", CHANGES_CHANNEL, error)
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        """Apply what the subscription brings. A quiet subscription is asked for a PING
+        now and then; one that answers nothing at all for too long (Redis frozen, a
+        network that drops packets without a reset) is given up, to subscribe anew:
+        a blocking read on it would wait until TCP gives up, hours later."""
+        clock = asyncio.get_running_loop().time
+        heard_at = pinged_at = clock()
+        while True:
+            message = await pubsub.get_message(timeout=_WATCH_READ_SECONDS)
+            now = clock()
+            if message is not None:
+                heard_at = now
+                if message["type"] == "message":
+                    self._on_message(message["data"])
+                elif message["type"] == "subscribe":
+                    # Also after redis-py reconnected on its own: either way, whatever
+                    # was published before this moment was not heard.
+                    self._on_subscribed()
+            elif now - heard_at > _WATCH_SILENCE_LIMIT_SECONDS:
+                self.stats.watch_silences += 1
+                raise ConnectionError(f"no answer on the subscription for {now - heard_at:.0f} s")
+            elif now - max(heard_at, pinged_at) >= _WATCH_PING_SECONDS:
+                await pubsub.ping()
+                pinged_at = now
 
     def _on_subscribed(self) -> None:
         self.stats.subscriptions += 1
