@@ -7,36 +7,42 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec.structs import astuple
 
 from order_shared.model import Order, encode_order
+from order_shared.order_tables import (
+    DELIVERY_FIELDS,
+    ITEM_FIELDS,
+    NESTED_PARTS,
+    ORDER_FIELDS,
+    PAYMENT_FIELDS,
+)
 from producer.generator import generate_order
 from query.informer.order_reader import fold_batches, fold_rows
 
-NO_ITEM = (None,) * 11
-NO_HEAD = (None,) * 30
+NO_ITEM = (None,) * len(ITEM_FIELDS)
+# The order's own fields, its nested parts as NULL, the delivery's and the payment's.
+NO_HEAD = (None,) * (len(ORDER_FIELDS) + len(DELIVERY_FIELDS) + len(PAYMENT_FIELDS))
+WIDTH = 5 + len(NO_HEAD) + len(NO_ITEM)
 
 
 def rows_of(order: Order, version: int = 1, seq: int = 1) -> list[tuple[Any, ...]]:
     """What the statement returns for one order: its head, then its lines."""
-    d, p = order.delivery, order.payment
+    own = tuple(
+        None if name in NESTED_PARTS else value
+        for name, value in zip(ORDER_FIELDS, astuple(order), strict=True)
+    )
     head = (
         order.order_uid, -1, version, seq, "created",
-        order.track_number, order.entry, order.locale, order.internal_signature,
-        order.customer_id, order.delivery_service, order.shardkey, order.sm_id,
-        order.date_created, order.oof_shard,
-        d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
-        p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt, p.bank,
-        p.delivery_cost, p.goods_total, p.custom_fee,
-        *NO_ITEM,
+        *own, *astuple(order.delivery), *astuple(order.payment), *NO_ITEM,
     )  # fmt: skip
     lines = [
-        (order.order_uid, position, *NO_HEAD, *msgspec.structs.astuple(item))
+        (order.order_uid, position, None, None, None, *NO_HEAD, *astuple(item))
         for position, item in enumerate(order.items)
     ]
-    assert len(head) == 43 and all(len(line) == 43 for line in lines)
+    assert len(head) == WIDTH and all(len(line) == WIDTH for line in lines)
     return [head, *lines]
 
 

@@ -110,21 +110,21 @@ _DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s)"
 STAGING_TABLES = """
 CREATE TEMPORARY TABLE staged_orders (LIKE orders INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
 """
-_COPY_STAGED_ORDERS = f"COPY staged_orders ({ORDER_COLUMNS}) FROM STDIN"
-_UPDATE_FROM_STAGED_ORDERS = """
+_COPY_STAGED_ORDERS = f"COPY staged_orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN"
+# Every column from the staged row, but the time of a status the new content leaves as it
+# was; the order's identity stays.
+_TAKEN_FROM_STAGED = [
+    name for name in ORDER_COLUMNS if name not in ("order_uid", "status_changed_at")
+]
+_UPDATE_FROM_STAGED_ORDERS = f"""
 UPDATE orders SET
-    track_number = s.track_number, entry = s.entry, locale = s.locale,
-    internal_signature = s.internal_signature, customer_id = s.customer_id,
-    delivery_service = s.delivery_service, shardkey = s.shardkey, sm_id = s.sm_id,
-    date_created = s.date_created, oof_shard = s.oof_shard, status = s.status,
+    {", ".join(f"{name} = s.{name}" for name in _TAKEN_FROM_STAGED)},
     status_changed_at = CASE WHEN orders.status = s.status
                              THEN orders.status_changed_at ELSE s.status_changed_at END,
-    version = s.version, change_seq = s.change_seq, content_hash = s.content_hash,
-    source_partition = s.source_partition, source_offset = s.source_offset,
     updated_at = now()
   FROM staged_orders s
  WHERE orders.order_uid = s.order_uid
-"""
+"""  # column names from the model's declaration; every value comes from the staged row
 _DELETE_REPLACED_PARTS = [
     f"DELETE FROM {table} WHERE order_uid = ANY(%s)"
     for table in ("deliveries", "payments", "items")

@@ -24,10 +24,19 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from msgspec import Struct
 from psycopg import AsyncConnection, AsyncServerCursor
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import Delivery, Item, Order, Payment, encode_order
+from order_shared.order_tables import (
+    DELIVERY_FIELDS,
+    ITEM_FIELDS,
+    NESTED_PARTS,
+    ORDER_FIELDS,
+    PAYMENT_FIELDS,
+    sql_type,
+)
 from query.informer.store import CachedOrder
 from query.request_database import request_connection
 
@@ -54,34 +63,58 @@ _READABLE_DATE_CREATED = """
 """
 UNREADABLE_DATE_CREATED = "its date_created is outside years 1-9999 in UTC"
 
-# Columns: order_uid, position, version, change_seq, status, then the order's own fields
-# (5-14), delivery (15-21), payment (22-31); item fields (32-42) on item lines only.
-# Both statements below list these same columns, so a row means the same in both.
-_HEAD_COLUMNS = f"""
-    o.order_uid, -1 AS position, o.version, o.change_seq, o.status,
-    o.track_number, o.entry, o.locale, o.internal_signature, o.customer_id,
-    o.delivery_service, o.shardkey, o.sm_id, {_READABLE_DATE_CREATED}, o.oof_shard,
-    d.name, d.phone, d.zip, d.city, d.address, d.region, d.email,
-    p.transaction, p.request_id, p.currency, p.provider, p.amount, p.payment_dt,
-    p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-    NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::integer,
-    NULL::text, NULL::bigint, NULL::bigint, NULL::text, NULL::integer
-"""
+# A row of either statement below, head or item line: order_uid, position (-1 on the
+# head), version, change_seq, status, then the order's fields in the model's order (its
+# nested parts as NULL: they come from their own columns), the delivery's fields, the
+# payment's fields, and the item's fields (on item lines only). Every column comes from
+# the declaration in `order_shared.order_tables`, so a row means the same in both
+# statements and the same as the model.
+_ORDER_AT = 5
+_DELIVERY_AT = _ORDER_AT + len(ORDER_FIELDS)
+_PAYMENT_AT = _DELIVERY_AT + len(DELIVERY_FIELDS)
+_ITEM_AT = _PAYMENT_AT + len(PAYMENT_FIELDS)
+_ORDER_SLICE = slice(_ORDER_AT, _DELIVERY_AT)
+_DELIVERY_SLICE = slice(_DELIVERY_AT, _PAYMENT_AT)
+_PAYMENT_SLICE = slice(_PAYMENT_AT, _ITEM_AT)
+_ITEM_SLICE = slice(_ITEM_AT, _ITEM_AT + len(ITEM_FIELDS))
+_DATE_CREATED = _ORDER_AT + ORDER_FIELDS.index("date_created")
+# Where each nested part goes among the order's fields.
+_DELIVERY_FIELD, _PAYMENT_FIELD, _ITEMS_FIELD = (ORDER_FIELDS.index(part) for part in NESTED_PARTS)
+
+
+def _order_column(name: str) -> str:
+    if name in NESTED_PARTS:
+        return "NULL"
+    return _READABLE_DATE_CREATED if name == "date_created" else f"o.{name}"
+
+
+def _nulls(struct: type[Struct], names: tuple[str, ...]) -> list[str]:
+    return ["NULL" if name in NESTED_PARTS else f"NULL::{sql_type(struct, name)}" for name in names]
+
+
+_HEAD_COLUMNS = ", ".join(
+    [
+        "o.order_uid", "-1 AS position", "o.version", "o.change_seq", "o.status",
+        *(_order_column(name) for name in ORDER_FIELDS),
+        *(f"d.{name}" for name in DELIVERY_FIELDS),
+        *(f"p.{name}" for name in PAYMENT_FIELDS),
+        *_nulls(Item, ITEM_FIELDS),
+    ]
+)  # fmt: skip
 _HEAD_TABLES = """
   FROM orders o
   JOIN deliveries d ON d.order_uid = o.order_uid
   JOIN payments p ON p.order_uid = o.order_uid
 """
-_LINE_COLUMNS = """
-    i.order_uid, i.position, NULL::bigint, NULL::bigint, NULL::text,
-    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-    NULL::text, NULL::text, NULL::bigint, NULL::timestamptz, NULL::text,
-    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-    NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
-    NULL::text, NULL::bigint, NULL::bigint, NULL::bigint,
-    i.chrt_id, i.track_number, i.price, i.rid, i.name, i.sale, i.size,
-    i.total_price, i.nm_id, i.brand, i.status
-"""
+_LINE_COLUMNS = ", ".join(
+    [
+        "i.order_uid", "i.position", "NULL::bigint", "NULL::bigint", "NULL::text",
+        *_nulls(Order, ORDER_FIELDS),
+        *_nulls(Delivery, DELIVERY_FIELDS),
+        *_nulls(Payment, PAYMENT_FIELDS),
+        *(f"i.{name}" for name in ITEM_FIELDS),
+    ]
+)  # fmt: skip
 
 CHANGED_SINCE = f"""
 SELECT * FROM (
@@ -207,25 +240,14 @@ async def _prefetched_batches(
 
 
 def _cached_order(head: Row, lines: list[Row]) -> tuple[str, CachedOrder | UnreadableOrder]:
-    if head[13] is None:
+    if head[_DATE_CREATED] is None:
         return head[0], UnreadableOrder(UNREADABLE_DATE_CREATED)
     lines.sort(key=_POSITION)  # already in order; a no-op that makes it not matter
-    order = Order(
-        order_uid=head[0],
-        track_number=head[5],
-        entry=head[6],
-        delivery=Delivery(*head[15:22]),
-        payment=Payment(*head[22:32]),
-        items=[Item(*line[32:43]) for line in lines],
-        locale=head[7],
-        internal_signature=head[8],
-        customer_id=head[9],
-        delivery_service=head[10],
-        shardkey=head[11],
-        sm_id=head[12],
-        date_created=head[13],
-        oof_shard=head[14],
-    )
+    fields = list(head[_ORDER_SLICE])
+    fields[_DELIVERY_FIELD] = Delivery(*head[_DELIVERY_SLICE])
+    fields[_PAYMENT_FIELD] = Payment(*head[_PAYMENT_SLICE])
+    fields[_ITEMS_FIELD] = [Item(*line[_ITEM_SLICE]) for line in lines]
+    order = Order(*fields)
     # One shared string per status, not a copy in each of a million entries.
     status = sys.intern(head[4])
     return head[0], CachedOrder(
