@@ -22,7 +22,11 @@ SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "postgres"
 DATABASE = "orders"
 # Login users of the services and the group role each is granted (roles come from db/).
-SERVICE_USERS = {"order_ingestor": "order_writer", "order_query": "order_reader"}
+SERVICE_USERS = {
+    "order_ingestor": "order_writer",
+    "order_query": "order_reader",
+    "order_courier_app": "order_courier",
+}
 
 
 def _bin_dir() -> Path:
