@@ -135,3 +135,22 @@ def publish_and_locate(bootstrap: str, topic: str, message: Message) -> tuple[in
     after = end_offsets(bootstrap, topic)
     (partition,) = [p for p in after if after[p] != before.get(p, 0)]
     return partition, before.get(partition, 0)
+
+
+def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit the topic's current end offsets for a new group: it starts from now."""
+    ends = end_offsets(bootstrap, topic)
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, partition) for partition in ends]
+            consumer.assign(partitions)
+            await consumer.commit({tp: ends[tp.partition] for tp in partitions})
+        finally:
+            await consumer.stop()
+
+    _run_bounded(commit())
