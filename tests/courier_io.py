@@ -22,8 +22,14 @@ from devstack.migrations import apply_migrations
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
 from producer.generator import generate_order
-from tests.harness import Servers, ServiceProcess, start_courier
-from tests.kafka_io import Message, publish, start_group_at_end
+from tests.harness import Servers, ServiceProcess, eventually, start_courier
+from tests.kafka_io import (
+    Message,
+    committed_offsets,
+    end_offsets,
+    publish,
+    start_group_at_end,
+)
 
 COURIER_LOGIN = "order_courier_app"
 
@@ -50,6 +56,7 @@ class CourierUnderTest:
     service: ServiceProcess
     database_admin_url: str
     group: str
+    topic: str
 
     @property
     def api(self) -> CourierApi:
@@ -62,13 +69,18 @@ class CourierUnderTest:
 
 @contextmanager
 def isolated_courier(
-    servers: Servers, gateway: ServiceProcess, name: str = "courier", **extra: str
+    servers: Servers,
+    gateway: ServiceProcess,
+    name: str = "courier",
+    *,
+    topic: str = ORDER_EVENTS,
+    **extra: str,
 ) -> Iterator[CourierUnderTest]:
     """A courier service whose tables and consumer group are its own, so a test knows every
-    courier and every order it sees; it starts at the current end of `order-events`."""
+    courier and every order it sees; it starts at the current end of `topic`."""
     with scratch_courier_database(servers) as database:
         group = f"order-courier-{uuid.uuid4().hex[:8]}"
-        start_group_at_end(servers.kafka_bootstrap, group, ORDER_EVENTS)
+        start_group_at_end(servers.kafka_bootstrap, group, topic)
         url = f"postgresql://{COURIER_LOGIN}:{COURIER_LOGIN}@127.0.0.1:{servers.postgres_port}"
         service = start_courier(
             servers,
@@ -76,11 +88,12 @@ def isolated_courier(
             gateway_url=gateway.base_url,
             DATABASE_URL=f"{url}/{database}",
             CONSUMER_GROUP=group,
+            ORDER_EVENTS_TOPIC=topic,
             **extra,
         )
         try:
             yield CourierUnderTest(
-                service, postgres.admin_url(servers.postgres_port, database), group
+                service, postgres.admin_url(servers.postgres_port, database), group, topic
             )
         finally:
             service.stop()
@@ -139,6 +152,21 @@ class CourierApi:
             if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+def settled(courier: CourierUnderTest, order_id: str, state: str) -> tuple[str, int | None]:
+    """Wait until the order is in `state`; return (state, courier id)."""
+    return eventually(
+        lambda: (found := courier.api.state_of(order_id)) and found[0] == state and found,
+        timeout=30,
+    )
+
+
+def consumed_everything(servers: Servers, courier: CourierUnderTest) -> bool:
+    """The courier's group has committed every record of its topic."""
+    ends = end_offsets(servers.kafka_bootstrap, courier.topic)
+    committed = committed_offsets(servers.kafka_bootstrap, courier.group, courier.topic)
+    return all(committed.get(partition, 0) >= end for partition, end in ends.items() if end)
 
 
 def orders_created_in_order(seed: int, count: int) -> list[Order]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 T = TypeVar("T")
 
@@ -154,3 +154,15 @@ def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
             await consumer.stop()
 
     _run_bounded(commit())
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, replication_factor=1)])
+        finally:
+            await admin.close()
+
+    _run_bounded(create())

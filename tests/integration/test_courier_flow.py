@@ -13,34 +13,22 @@ from order_shared.events import OrderEvent, encode_event
 from order_shared.topics import ORDER_EVENTS
 from tests.courier_io import (
     CourierUnderTest,
+    consumed_everything,
     isolated_courier,
     orders_created_in_order,
     phone,
     publish_orders,
     publish_status,
+    settled,
 )
 from tests.harness import Servers, ServiceProcess, eventually
-from tests.kafka_io import Message, committed_offsets, end_offsets, publish, read_from
+from tests.kafka_io import Message, end_offsets, publish, read_from
 
 
 @pytest.fixture
 def courier(servers: Servers, query_replicas: list[ServiceProcess]):
     with isolated_courier(servers, query_replicas[0]) as running:
         yield running
-
-
-def settled(courier: CourierUnderTest, order_id: str, state: str) -> tuple[str, int | None]:
-    """Wait until the order is in `state`; return (state, courier id)."""
-    return eventually(
-        lambda: (found := courier.api.state_of(order_id)) and found[0] == state and found,
-        timeout=30,
-    )
-
-
-def consumed_everything(servers: Servers, courier: CourierUnderTest) -> bool:
-    ends = end_offsets(servers.kafka_bootstrap, ORDER_EVENTS)
-    committed = committed_offsets(servers.kafka_bootstrap, courier.group, ORDER_EVENTS)
-    return all(committed.get(partition, 0) >= end for partition, end in ends.items() if end)
 
 
 def snapshot(courier: CourierUnderTest, order_ids: list[str]) -> tuple[object, ...]:

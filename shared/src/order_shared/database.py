@@ -17,10 +17,12 @@ def create_pool(
     max_size: int = 4,
     name: str = "orders",
     setup: ConnectionSetup | None = None,
+    timeout: float = 30.0,
 ) -> AsyncConnectionPool:
     """A pool that is not yet open: open it in the service's lifespan with `await pool.open()`.
 
-    `setup` runs once on every new connection, after the time zone is set.
+    `setup` runs once on every new connection, after the time zone is set; `timeout` is how
+    long a caller waits for a connection before `PoolTimeout`.
     """
 
     async def configure(connection: AsyncConnection) -> None:
@@ -35,6 +37,7 @@ def create_pool(
         max_size=max_size,
         name=name,
         open=False,
+        timeout=timeout,
         configure=configure,
         kwargs={"application_name": name},
     )
