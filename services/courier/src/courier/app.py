@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -21,6 +22,18 @@ def _error(status_code: int, detail: str) -> Response[dict[str, object]]:
         status_code=status_code,
         media_type=MediaType.JSON,
     )
+
+
+def _invalid(request: Request, error: ValidationException) -> Response[dict[str, object]]:
+    """Litestar's 400, with each field at fault named in the message itself."""
+    problems = error.extra if isinstance(error.extra, list) else []
+    named = [
+        f"{problem['key']}: {problem.get('message', 'invalid')}"
+        for problem in problems
+        if isinstance(problem, dict) and problem.get("key")
+    ]
+    detail = f"{error.detail}: {'; '.join(named)}" if named else error.detail
+    return _error(400, detail)
 
 
 def _not_found(request: Request, error: CourierNotFound) -> Response[dict[str, object]]:
@@ -44,6 +57,7 @@ def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
     return Litestar(
         route_handlers=[CourierController, get_assignment, healthz, readyz, prometheus_metrics],
         exception_handlers={
+            ValidationException: _invalid,
             CourierNotFound: _not_found,
             DuplicatePhone: _conflict,
             CourierIsDelivering: _conflict,
