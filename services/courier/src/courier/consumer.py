@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import SpanLimits
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
@@ -175,7 +176,10 @@ class OrderEventConsumer:
         ) as span:
             span.set_attribute("messaging.batch.message_count", len(looks))
             await self._reconciler.reconcile_many(
-                [Look(order_id, look.min_version) for order_id, look in looks.items()]
+                [
+                    Look(order_id, look.min_version, _event_trace(look.record))
+                    for order_id, look in looks.items()
+                ]
             )
 
     def _resume_paused(self) -> None:
@@ -208,6 +212,12 @@ class OrderEventConsumer:
         except (CommitFailedError, IllegalStateError, KafkaError) as error:
             # The new owner of the partition replays the records; looking again is harmless.
             log.warning("offset commit refused after a rebalance: %s", error)
+
+
+def _event_trace(record: ConsumerRecord) -> Context | None:
+    """The trace the event carries, or None (the batch's span is then the parent)."""
+    context = context_from_headers(record.headers)
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
 def _trace_links(looks: dict[str, _Look]) -> list[trace.Link]:

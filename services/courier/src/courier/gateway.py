@@ -13,6 +13,7 @@ from typing import Literal
 import httpx
 import msgspec
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 
 from courier import metrics
 from order_shared.model import OrderStatus
@@ -53,9 +54,15 @@ class OrderGateway:
         the app's lifespan."""
         self._client = client
 
-    async def status(self, order_id: str) -> OrderState | Unanswered:
+    async def status(
+        self, order_id: str, trace_context: Context | None = None
+    ) -> OrderState | Unanswered:
+        """The order's status now. `trace_context` (the event's, from its Kafka headers)
+        becomes the request's parent, so the order's trace continues to the order service."""
         with tracer.start_as_current_span(
-            "GET /api/v1/orders/{order_uid}/status", kind=trace.SpanKind.CLIENT
+            "GET /api/v1/orders/{order_uid}/status",
+            context=trace_context,
+            kind=trace.SpanKind.CLIENT,
         ) as span:
             span.set_attribute("order.id", order_id)
             answer = await self._ask(order_id)

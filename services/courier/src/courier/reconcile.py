@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from opentelemetry.context import Context
 from psycopg_pool import AsyncConnectionPool
 
 from courier import dispatch_store, metrics, retry_queue
@@ -36,6 +37,7 @@ class Look:
 
     order_id: str
     min_version: int = 0
+    trace_context: Context | None = None  # the event's, continued by the status request
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class Reconciler:
 
     async def _ask(self, look: Look) -> OrderState | _NoStatus:
         async with self._concurrency:
-            answer = await self._gateway.status(look.order_id)
+            answer = await self._gateway.status(look.order_id, look.trace_context)
         if isinstance(answer, Unanswered):
             return _NoStatus(answer.kind, answer.detail)
         if answer.version < look.min_version:
