@@ -15,6 +15,11 @@ DOCKERFILES = sorted(
 )
 # One-shot images: nothing listens, so `HEALTHCHECK NONE` says so explicitly.
 ONE_SHOT = {"services/producer/Dockerfile", "db/Dockerfile"}
+# Services that run with `make up` and in the tests but have no image yet, and why.
+NOT_YET_PACKAGED = {
+    "courier": "its Dockerfile, chart entry and Compose service come with the deploy/ "
+    "restructuring (issue 13)",
+}
 
 
 def stages(dockerfile: str) -> dict[str, str]:
@@ -34,7 +39,9 @@ def stages(dockerfile: str) -> dict[str, str]:
 
 def test_every_service_has_a_dockerfile() -> None:
     services = {path.parent.name for path in REPO.glob("services/*/pyproject.toml")}
-    assert {Path(d).parent.name for d in DOCKERFILES if d.startswith("services/")} == services
+    packaged = {Path(d).parent.name for d in DOCKERFILES if d.startswith("services/")}
+    assert packaged == services - set(NOT_YET_PACKAGED)
+    assert not packaged & set(NOT_YET_PACKAGED), "packaged now: drop it from NOT_YET_PACKAGED"
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)

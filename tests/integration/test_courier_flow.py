@@ -150,3 +150,26 @@ def test_a_completed_event_before_its_created_is_retried_until_the_order_exists(
     assert api.courier(eve)["status"] == "available"
     assert api.deliveries() == {eve: 1}
     eventually(lambda: courier.rows("SELECT count(*) FROM courier_retries") == [(0,)])
+
+
+def test_a_record_that_names_no_order_is_kept_with_its_reason_and_the_next_is_processed(
+    servers: Servers, courier: CourierUnderTest
+) -> None:
+    ada = courier.api.add_courier("Ada", phone(6))["id"]
+    (order,) = orders_created_in_order(9104, 1)
+    publish(
+        servers.kafka_bootstrap,
+        ORDER_EVENTS,
+        [Message(None, b"\xff not an event"), Message(b"bad id!", b"{}")],
+    )
+    publish_orders(servers, [order])
+
+    assert settled(courier, order.order_uid, "assigned") == ("assigned", ada)
+    eventually(lambda: consumed_everything(servers, courier), timeout=30)
+    kept = courier.rows("SELECT key, value, reason FROM rejected_order_events ORDER BY id")
+    assert sorted((key or b"", value) for key, value, _ in kept) == [
+        (b"", b"\xff not an event"),
+        (b"bad id!", b"{}"),
+    ]
+    assert all("order id" in reason for _, _, reason in kept)
+    assert courier.api.metric("courier_events_rejected_total") == 2
