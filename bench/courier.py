@@ -36,6 +36,9 @@ ORDER_COUNT = int(os.environ.get("BENCH_COURIER_ORDERS", "5000"))
 LATENCY_ORDERS = int(os.environ.get("BENCH_COURIER_LATENCY_ORDERS", "300"))
 RATE = float(os.environ.get("BENCH_COURIER_RATE", "20"))
 DEADLINE_SECONDS = 600
+# The service's default: the harness's 2 s (quick for tests) would look again at every
+# assigned order every 2 s, which is not what a deployment does.
+SERVICE_RESYNC_SECONDS = "30"
 
 
 async def _publish_all(bootstrap: str, orders: list[Order]) -> None:
@@ -94,7 +97,11 @@ def _reconcile_rate(servers: Servers, gateway_url: str) -> None:
     with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
         polling.execute("TRUNCATE courier_orders, waiting_orders, closed_orders, courier_retries")
         courier = start_courier(
-            servers, "bench-courier-rate", gateway_url=gateway_url, CONSUMER_GROUP="bench-rate"
+            servers,
+            "bench-courier-rate",
+            gateway_url=gateway_url,
+            CONSUMER_GROUP="bench-rate",
+            RESYNC_INTERVAL_SECONDS=SERVICE_RESYNC_SECONDS,
         )
         try:
             deadline = time.perf_counter() + DEADLINE_SECONDS
@@ -112,8 +119,16 @@ def _reconcile_rate(servers: Servers, gateway_url: str) -> None:
 
 
 def _creation_to_assignment(servers: Servers, gateway_url: str) -> None:
+    with psycopg.connect(servers.admin_database_url, autocommit=True) as connection:
+        # Free every courier again: the orders of the rate stay assigned otherwise.
+        connection.execute("TRUNCATE courier_orders, waiting_orders, closed_orders")
+        connection.execute("UPDATE couriers SET status = 'available'")
     courier = start_courier(
-        servers, "bench-courier-latency", gateway_url=gateway_url, CONSUMER_GROUP="bench-rate"
+        servers,
+        "bench-courier-latency",
+        gateway_url=gateway_url,
+        CONSUMER_GROUP="bench-rate",
+        RESYNC_INTERVAL_SECONDS=SERVICE_RESYNC_SECONDS,
     )
     try:
         orders = [generate_order(random.Random(7000 + n)) for n in range(LATENCY_ORDERS)]

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from opentelemetry.context import Context
@@ -46,6 +45,11 @@ class _NoStatus:
     detail: str
 
 
+# Orders settled per transaction: one commit for many, while the dispatch lock is never
+# held for long (a resync of thousands of orders leaves room for new events in between).
+_CHUNK = 200
+
+
 class Reconciler:
     def __init__(
         self,
@@ -62,14 +66,35 @@ class Reconciler:
 
     async def reconcile(self, look: Look) -> Outcome:
         """Look at one order now. Database errors are raised: the order is not done."""
-        return await self._settle(look, await self._ask(look))
+        (outcome,) = await self.reconcile_many([look])
+        return outcome
 
     async def reconcile_many(self, looks: Sequence[Look]) -> list[Outcome]:
-        """Ask for every status at once, then settle the orders oldest first, so that
-        orders seen together are served in the order they were created."""
+        """Look at many orders, a chunk at a time: ask for the chunk's statuses at once,
+        then settle its orders oldest first (so that orders seen together are served in
+        the order they were created) in one transaction, and queue the unanswered for
+        retry. Returns one outcome per look, in no particular order. Database errors are
+        raised: the orders of that chunk are not done (chunks before it are)."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(looks), _CHUNK):
+            outcomes += await self._reconcile_chunk(looks[start : start + _CHUNK])
+        return outcomes
+
+    async def _reconcile_chunk(self, looks: Sequence[Look]) -> list[Outcome]:
         answers = await asyncio.gather(*(self._ask(look) for look in looks))
-        pairs = sorted(zip(looks, answers, strict=True), key=_oldest_first)
-        return [await self._settle(look, answer) for look, answer in pairs]
+        states = sorted(
+            (answer for answer in answers if isinstance(answer, OrderState)),
+            key=lambda state: (state.created_at, state.order_id),
+        )
+        unanswered = [
+            (look, answer)
+            for look, answer in zip(looks, answers, strict=True)
+            if isinstance(answer, _NoStatus)
+        ]
+        outcomes = await self.apply(states) if states else []
+        if unanswered:
+            outcomes += await self._queue_retries(unanswered)
+        return outcomes
 
     async def _ask(self, look: Look) -> OrderState | _NoStatus:
         async with self._concurrency:
@@ -81,43 +106,36 @@ class Reconciler:
             return _NoStatus("stale", detail)
         return answer
 
-    async def _settle(self, look: Look, answer: OrderState | _NoStatus) -> Outcome:
-        if isinstance(answer, _NoStatus):
-            return await self._queue_retry(look, answer)
-        return await self.apply(answer)
-
-    async def apply(self, state: OrderState) -> Outcome:
-        """Converge the courier tables toward `state`, in one transaction."""
+    async def apply(self, states: Sequence[OrderState]) -> list[Outcome]:
+        """Converge the courier tables toward each state, in order, in one transaction:
+        each order's change is whole, and a chunk of orders costs one commit."""
+        outcomes: list[Outcome] = []
         async with self._pool.connection() as connection, connection.transaction():
             await dispatch_store.lock_dispatch(connection)
-            held = await dispatch_store.read_held(connection, state.order_id)
-            action = decide(state.status, held)
-            outcome = await _apply(connection, action, state)
-            await retry_queue.settle(connection, state.order_id, state.version)
-        metrics.RECONCILES.labels(outcome).inc()
-        if outcome != "unchanged":
-            log.info("order %s is %s: %s", state.order_id, state.status, outcome)
-        return outcome
+            for state in states:
+                held = await dispatch_store.read_held(connection, state.order_id)
+                outcomes.append(await _apply(connection, decide(state.status, held), state))
+                await retry_queue.settle(connection, state.order_id, state.version)
+        for state, outcome in zip(states, outcomes, strict=True):
+            metrics.RECONCILES.labels(outcome).inc()
+            if outcome != "unchanged":
+                log.info("order %s is %s: %s", state.order_id, state.status, outcome)
+        return outcomes
 
-    async def _queue_retry(self, look: Look, no_status: _NoStatus) -> Outcome:
-        async with self._pool.connection() as connection:
-            await retry_queue.queue(
-                connection,
-                look.order_id,
-                look.min_version,
-                f"{no_status.reason}: {no_status.detail}",
-                self._backoff,
-            )
-        metrics.RETRIES_QUEUED.labels(no_status.reason).inc()
-        metrics.RECONCILES.labels("retry_queued").inc()
-        return "retry_queued"
-
-
-def _oldest_first(pair: tuple[Look, OrderState | _NoStatus]) -> tuple[int, datetime, str]:
-    look, answer = pair
-    if isinstance(answer, OrderState):
-        return (0, answer.created_at, look.order_id)
-    return (1, datetime.min.replace(tzinfo=UTC), look.order_id)
+    async def _queue_retries(self, unanswered: Sequence[tuple[Look, _NoStatus]]) -> list[Outcome]:
+        async with self._pool.connection() as connection, connection.transaction():
+            for look, no_status in unanswered:
+                await retry_queue.queue(
+                    connection,
+                    look.order_id,
+                    look.min_version,
+                    f"{no_status.reason}: {no_status.detail}",
+                    self._backoff,
+                )
+        for _, no_status in unanswered:
+            metrics.RETRIES_QUEUED.labels(no_status.reason).inc()
+            metrics.RECONCILES.labels("retry_queued").inc()
+        return ["retry_queued"] * len(unanswered)
 
 
 async def _apply(connection, action: Action, state: OrderState) -> Outcome:
