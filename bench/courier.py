@@ -5,6 +5,8 @@ gateway, the courier service):
   orders and the query replica serves them); a courier service with a new consumer group
   reads them all, asks the gateway for each status and assigns each order a courier.
   Events per second, gateway included, from its first assignment to its last.
+* the gateway alone: the same status requests from this process with the courier's own
+  client, at 1, the service's default and 16 at once: the reconcile rate's ceiling.
 * creation to assignment: orders published one by one to `orders` at a steady rate while
   the courier runs; for each, the time from just before its publication to the start of
   the transaction that assigned it (`courier_orders.assigned_at`), so the ingestor, the
@@ -25,8 +27,11 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
+import uvloop
 from aiokafka import AIOKafkaProducer
 
+from courier.gateway import OrderGateway, OrderState
+from courier.settings import CourierSettings
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
@@ -93,7 +98,7 @@ def _wait_until(check, deadline: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def _reconcile_rate(servers: Servers, gateway_url: str) -> None:
+def _reconcile_rate(servers: Servers, gateway_url: str) -> float:
     with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
         polling.execute("TRUNCATE courier_orders, waiting_orders, closed_orders, courier_retries")
         courier = start_courier(
@@ -116,6 +121,30 @@ def _reconcile_rate(servers: Servers, gateway_url: str) -> None:
         f"in {seconds:.1f} s, a gateway request and a transaction each)",
         flush=True,
     )
+    return ORDER_COUNT / seconds
+
+
+def _gateway_ceiling(gateway_url: str, order_ids: list[str], concurrency: int) -> float:
+    """Status requests per second from this process with the courier's own gateway client
+    and nothing else: what the reconcile rate could reach if the database were free."""
+
+    async def ask_all() -> float:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=5, limits=limits) as client:
+            gateway = OrderGateway(client)
+            gate = asyncio.Semaphore(concurrency)
+
+            async def ask(order_id: str) -> None:
+                async with gate:
+                    answer = await gateway.status(order_id)
+                if not isinstance(answer, OrderState):
+                    raise RuntimeError(f"no status for {order_id}: {answer}")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(ask(order_id) for order_id in order_ids))
+            return len(order_ids) / (time.perf_counter() - started)
+
+    return uvloop.run(ask_all())
 
 
 def _creation_to_assignment(servers: Servers, gateway_url: str) -> None:
@@ -179,7 +208,20 @@ def main() -> None:
                     time.perf_counter() + DEADLINE_SECONDS,
                     "the orders served by the query replica",
                 )
-            _reconcile_rate(servers, query.base_url)
+            rate = _reconcile_rate(servers, query.base_url)
+            ids = [order.order_uid for order in orders]
+            default = CourierSettings.model_fields["gateway_concurrency"].default
+            for concurrency in sorted({1, default, 16}):
+                ceiling = _gateway_ceiling(query.base_url, ids, concurrency)
+                note = (
+                    f"; reconcile rate / this: {rate / ceiling:.2f}"
+                    if concurrency == default
+                    else ""
+                )
+                print(
+                    f"gateway alone, {concurrency} at once: {ceiling:,.0f} status requests/s{note}",
+                    flush=True,
+                )
             _creation_to_assignment(servers, query.base_url)
         finally:
             query.stop()

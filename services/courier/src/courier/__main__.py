@@ -88,7 +88,7 @@ async def serve(settings: CourierSettings) -> None:
     client = httpx.AsyncClient(
         base_url=settings.order_gateway_url,
         timeout=settings.gateway_timeout_seconds,
-        limits=httpx.Limits(max_connections=settings.gateway_concurrency * 2),
+        limits=httpx.Limits(max_connections=settings.gateway_concurrency),
     )
     reconciler = Reconciler(
         pool,
