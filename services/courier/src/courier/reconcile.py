@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from opentelemetry.context import Context
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from courier import dispatch_store, metrics, retry_queue
@@ -138,7 +139,7 @@ class Reconciler:
         return ["retry_queued"] * len(unanswered)
 
 
-async def _apply(connection, action: Action, state: OrderState) -> Outcome:
+async def _apply(connection: AsyncConnection, action: Action, state: OrderState) -> Outcome:
     """One use case per status change, each a few statements of `dispatch_store`."""
     match action:
         case Action.ASSIGN:
