@@ -29,6 +29,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=services/ingestor/pyproject.toml,target=services/ingestor/pyproject.toml \
     --mount=type=bind,source=services/query/pyproject.toml,target=services/query/pyproject.toml \
     --mount=type=bind,source=services/producer/pyproject.toml,target=services/producer/pyproject.toml \
+    --mount=type=bind,source=services/courier/pyproject.toml,target=services/courier/pyproject.toml \
     --mount=type=bind,source=db/pyproject.toml,target=db/pyproject.toml \
     uv sync --frozen --no-dev --no-install-workspace --package "${PACKAGE}"
 # Then our own packages, as wheels (not editable): the runtime image needs no sources.

@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: up down status demo test lint bench prerequisites
 
-up: prerequisites ## start PostgreSQL, Redis, Kafka, the ingestor and two query replicas; Ctrl-C stops
+up: prerequisites ## start PostgreSQL, Redis, Kafka, the ingestor, two query replicas and the courier service; Ctrl-C stops
 	$(UV) run --frozen python -m devstack up
 
 down: ## stop everything `make up` started
@@ -24,7 +24,7 @@ lint: ## ruff over everything
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-bench: ## the ingest and query benchmarks (wrk drives the HTTP load); print their figures
+bench: ## the ingest, query and courier benchmarks (wrk drives the HTTP load); print their figures
 	@bash scripts/install-prerequisites.sh wrk
 	$(UV) run --frozen python -m bench
 

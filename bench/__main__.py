@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["ingest", "query"]
+BENCHMARKS = ["ingest", "query", "courier"]
 
 
 def main() -> None:

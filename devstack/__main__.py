@@ -1,7 +1,8 @@
 """`python -m devstack up|down|status`: the local stack behind `make up` and `make down`.
 
-`up` starts PostgreSQL, Redis, Kafka, the ingestor and two query replicas under
-supervisord, loads demo orders, prints the URLs and stays in the foreground:
+`up` starts PostgreSQL, Redis, Kafka, the ingestor, two query replicas and the courier
+service under supervisord, adds demo couriers, loads demo orders, prints the URLs and
+stays in the foreground:
 Ctrl-C stops everything it started.
 """
 
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 
-from devstack import stack
+from devstack import demo_couriers, stack
 
 
 def _publish_demo_orders(ports: stack.Ports) -> None:
@@ -32,6 +33,7 @@ Order Service is up.
   second replica {"  ".join(f"http://127.0.0.1:{port}/" for port in others)}
   OpenAPI        http://127.0.0.1:{first}/schema
   ingestor       http://127.0.0.1:{ports.ingestor}/readyz  /metrics
+  couriers       http://127.0.0.1:{ports.courier}/api/v1/couriers  /api/v1/couriers/stats  /schema
   Kafka          127.0.0.1:{ports.kafka}
   PostgreSQL     127.0.0.1:{ports.postgres}
   Redis          127.0.0.1:{ports.redis}
@@ -60,6 +62,7 @@ def main() -> None:
         return
     try:
         stack.up(ports)
+        demo_couriers.add_demo_couriers(f"http://127.0.0.1:{ports.courier}")
         _publish_demo_orders(ports)
     except BaseException:
         stack.down()

@@ -27,6 +27,7 @@ DATABASE = "orders"
 SERVICE_LOGINS = (
     Login("order_ingestor", "order_ingestor", "order_writer"),
     Login("order_query", "order_query", "order_reader"),
+    Login("order_courier_app", "order_courier_app", "order_courier"),
 )
 
 

@@ -29,6 +29,7 @@ class Ports:
     kafka_controller: int = 9093
     ingestor: int = 8081
     query: tuple[int, ...] = (8080, 8090)
+    courier: int = 8082
 
 
 def service_environment(ports: Ports) -> dict[str, str]:
@@ -66,6 +67,18 @@ def service_commands(ports: Ports) -> list[ServerCommand]:
                 },
             )
         )
+    commands.append(
+        ServerCommand(
+            "courier",
+            [str(bin_dir / "order-courier")],
+            env={
+                **common,
+                "PORT": str(ports.courier),
+                "DATABASE_URL": postgres.service_url(ports.postgres, "order_courier_app"),
+                "ORDER_GATEWAY_URL": f"http://127.0.0.1:{ports.query[0]}",
+            },
+        )
+    )
     return commands
 
 
@@ -184,6 +197,7 @@ def up(ports: Ports) -> None:
     wait_until_http_ready(f"http://127.0.0.1:{ports.ingestor}/readyz")
     for port in ports.query:
         wait_until_http_ready(f"http://127.0.0.1:{port}/readyz")
+    wait_until_http_ready(f"http://127.0.0.1:{ports.courier}/readyz")
 
 
 def down() -> None:

@@ -114,7 +114,8 @@ def make_servers() -> Servers:
 
 
 class ServiceProcess(RunningServer):
-    """One of our services (`order-ingestor`, `order-query`) running as a real process."""
+    """One of our services (`order-ingestor`, `order-query`, `order-courier`) running as a
+    real process."""
 
     def __init__(self, executable: str, name: str, port: int, env: dict[str, str]) -> None:
         self.port = port
@@ -172,6 +173,30 @@ def start_query(
         name,
         free_port(),
         {**service_env(servers, "order_query"), "RESYNC_INTERVAL_SECONDS": "1", **extra},
+    )
+    if wait:
+        service.wait_ready()
+    return service
+
+
+def start_courier(
+    servers: Servers, name: str = "courier", *, gateway_url: str, wait: bool = True, **extra: str
+) -> ServiceProcess:
+    """The courier service asking `gateway_url` (a query replica) for statuses; retries and
+    resyncs come quickly so that tests see them within seconds."""
+    service = ServiceProcess(
+        "order-courier",
+        name,
+        free_port(),
+        {
+            **service_env(servers, "order_courier_app"),
+            "ORDER_GATEWAY_URL": gateway_url,
+            "RETRY_INITIAL_SECONDS": "0.2",
+            "RETRY_MAX_SECONDS": "2",
+            "RETRY_POLL_SECONDS": "0.2",
+            "RESYNC_INTERVAL_SECONDS": "2",
+            **extra,
+        },
     )
     if wait:
         service.wait_ready()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 T = TypeVar("T")
 
@@ -155,3 +155,34 @@ def group_members(bootstrap: str, group_id: str) -> tuple[str, int]:
         return state, len(members)
 
     return _run_bounded(describe())
+
+
+def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit the topic's current end offsets for a new group: it starts from now."""
+    ends = end_offsets(bootstrap, topic)
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, partition) for partition in ends]
+            consumer.assign(partitions)
+            await consumer.commit({tp: ends[tp.partition] for tp in partitions})
+        finally:
+            await consumer.stop()
+
+    _run_bounded(commit())
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, replication_factor=1)])
+        finally:
+            await admin.close()
+
+    _run_bounded(create())

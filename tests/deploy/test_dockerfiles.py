@@ -69,9 +69,18 @@ def test_the_dependency_layer_sees_every_workspace_manifest() -> None:
     assert mounted == {"uv.lock", "pyproject.toml", *manifests}
 
 
+# Programs that run with `make up` and in the tests but have no image yet, and why.
+NOT_YET_PACKAGED = {
+    "courier": "its target, Compose service, chart entry and Tiltfile resource are the "
+    "remaining part of issue 13",
+}
+
+
 def test_every_workspace_program_has_a_target_that_installs_it() -> None:
     stages = Dockerfile(DOCKERFILE).stages
     programs = {name.removeprefix("order-") for name in workspace_members()} - {"shared"}
+    assert not set(NOT_YET_PACKAGED) & set(stages), "packaged now: drop it from NOT_YET_PACKAGED"
+    programs -= set(NOT_YET_PACKAGED)
     assert programs <= set(stages), programs - set(stages)
     assert set(SHIPPED) == programs
     for build in compose_builds().values():

@@ -4,8 +4,9 @@ The harness puts this folder on the PYTHONPATH of every service process, so Pyth
 this module at start-up; it changes nothing unless a `FAILPOINT_*` variable asks for it.
 The product carries no trace of it.
 
-`FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT=<seconds>`: the ingestor holds each written batch that
-long between its database commit and its offset commit, so a test can kill it right there.
+`FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT=<seconds>`: the ingestor (or the courier service)
+holds each batch that long between its database commit and its offset commit, so a test
+can kill it right there.
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ _pause = float(os.environ.get("FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT") or 0)
 
 if _pause:
     import asyncio
+    import sys
+    from collections.abc import Awaitable, Callable
 
-    from ingestor.consumer import OrderIngestor
+    def _pausing(commit: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        async def commit_after_a_pause(self: object, batch: object) -> None:
+            await asyncio.sleep(_pause)
+            await commit(self, batch)
 
-    _commit = OrderIngestor._commit
+        return commit_after_a_pause
 
-    async def _commit_after_a_pause(self: OrderIngestor, batch: object) -> None:
-        await asyncio.sleep(_pause)
-        await _commit(self, batch)
+    # The process is one service or the other; whichever it is gets the hook.
+    program = sys.argv[0].rsplit("/", 1)[-1]
+    if program == "order-ingestor":
+        from ingestor.consumer import OrderIngestor
 
-    OrderIngestor._commit = _commit_after_a_pause  # type: ignore[method-assign]
+        OrderIngestor._commit = _pausing(OrderIngestor._commit)  # type: ignore[method-assign]
+    elif program == "order-courier":
+        from courier.consumer import OrderEventConsumer
+
+        OrderEventConsumer._commit = _pausing(OrderEventConsumer._commit)  # type: ignore[method-assign]

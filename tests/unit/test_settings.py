@@ -20,6 +20,10 @@ BIN = Path(sys.executable).parent
         ("order-ingestor", "DATABASE_URL", "mysql://nope"),
         ("order-ingestor", "BATCH_MAX_RECORDS", "-5"),
         ("order-ingestor", "LOG_LEVEL", "LOUD"),
+        ("order-courier", "ORDER_GATEWAY_URL", "query:8080"),
+        ("order-courier", "GATEWAY_TIMEOUT_SECONDS", "0"),
+        ("order-courier", "PORT", "70000"),
+        ("order-courier", "CONSUMER_GROUP", ""),
     ],
 )
 def test_bad_setting_stops_the_service_naming_the_variable(

@@ -30,12 +30,14 @@ def create_pool(
     name: str = "orders",
     setup: ConnectionSetup | None = None,
     session_settings: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> AsyncConnectionPool:
     """A pool that is not yet open: open it in the service's lifespan with `await pool.open()`.
 
     `session_settings` are PostgreSQL settings for every session (`lock_timeout`, ...),
     sent when the connection starts. `setup` runs once on every new connection, after the
-    time zone is set.
+    time zone is set; `timeout` is how long a caller waits for a connection before
+    `PoolTimeout`.
     """
 
     async def configure(connection: AsyncConnection) -> None:
@@ -51,6 +53,7 @@ def create_pool(
         max_size=max_size,
         name=name,
         open=False,
+        timeout=timeout,
         configure=configure,
         kwargs={
             "application_name": name,

@@ -1,0 +1,1 @@
+"""The courier service: assigns couriers to orders, level-triggered from `order-events`."""

@@ -1,0 +1,188 @@
+"""`order-courier`: assign couriers to orders from `order-events`; serve the courier API.
+
+Beside the HTTP server run the Kafka consumer, the retry worker, the resync and a database
+watch for readiness. SIGTERM or SIGINT stops them all: the batch in hand is finished (or
+left uncommitted if the database is away) and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import httpx
+import uvicorn
+import uvloop
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
+from psycopg_pool import AsyncConnectionPool
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from courier.app import create_app
+from courier.consumer import OrderEventConsumer, StopRequested
+from courier.gateway import OrderGateway
+from courier.health import Readiness
+from courier.reconcile import Reconciler
+from courier.resync import Resync
+from courier.retry_queue import Backoff
+from courier.retry_worker import RetryWorker
+from courier.settings import CourierSettings
+from order_shared.database import create_pool
+from order_shared.settings import load_settings
+from order_shared.telemetry import configure_logging, configure_tracing
+
+log = logging.getLogger("courier")
+
+
+async def _start_consumer(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    """Join the group, waiting out a broker that is away; StopRequested if told to stop."""
+
+    async def wait(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        if stop.is_set():
+            raise StopRequested
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(KafkaConnectionError),
+        wait=wait_exponential_jitter(initial=0.5, max=10),
+        sleep=wait,
+        before_sleep=lambda state: log.warning("Kafka unreachable, retrying"),
+    ):
+        with attempt:
+            await consumer.start()
+
+
+async def _watch_database(
+    pool: AsyncConnectionPool, readiness: Readiness, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            async with pool.connection(timeout=5) as connection:
+                await connection.execute("SELECT 1")
+            readiness.database_reachable = True
+        except Exception:
+            readiness.database_reachable = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2)
+
+
+async def serve(settings: CourierSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    readiness = Readiness()
+    pool = create_pool(
+        settings.database_url,
+        max_size=settings.database_pool_size,
+        name="courier",
+        # A database that is away is noticed in seconds: batches pause, requests get 503.
+        timeout=5.0,
+    )
+    await pool.open(wait=False)
+    client = httpx.AsyncClient(
+        base_url=settings.order_gateway_url,
+        timeout=settings.gateway_timeout_seconds,
+        limits=httpx.Limits(max_connections=settings.gateway_concurrency),
+    )
+    reconciler = Reconciler(
+        pool,
+        OrderGateway(client),
+        Backoff(settings.retry_initial_seconds, settings.retry_max_seconds),
+        concurrency=settings.gateway_concurrency,
+    )
+    consumer = AIOKafkaConsumer(
+        settings.order_events_topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+
+    async def consume(stop: asyncio.Event) -> None:
+        try:
+            await _start_consumer(consumer, stop)
+        except StopRequested:
+            return
+        readiness.consumer_joined = True
+        log.info(
+            "consuming %s as group %s; gateway %s",
+            settings.order_events_topic,
+            settings.consumer_group,
+            settings.order_gateway_url,
+        )
+        try:
+            await OrderEventConsumer(
+                consumer,
+                pool,
+                reconciler,
+                batch_max_records=settings.batch_max_records,
+                batch_wait_ms=settings.batch_wait_ms,
+            ).run(stop)
+        finally:
+            readiness.consumer_joined = False
+
+    retries = RetryWorker(
+        pool,
+        reconciler,
+        poll_seconds=settings.retry_poll_seconds,
+        # Long enough for every reconcile of a round to finish or time out.
+        lease_seconds=max(10.0, settings.gateway_timeout_seconds * 4),
+    )
+    resync = Resync(pool, reconciler, interval_seconds=settings.resync_interval_seconds)
+    jobs: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
+        "database-watch": lambda stop: _watch_database(pool, readiness, stop),
+        "order-events-consumer": consume,
+        "retry-worker": retries.run,
+        "resync": resync.run,
+    }
+    http = uvicorn.Server(
+        uvicorn.Config(
+            create_app(pool, readiness),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    http_task = asyncio.create_task(http.serve(), name="http")
+    tasks = [asyncio.create_task(job(stop), name=name) for name, job in jobs.items()]
+    try:
+        # Until told to stop, or until a task ends by itself, which only a failure does.
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            [stopping, http_task, *tasks], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done - {stopping}:
+            if not task.cancelled() and task.exception() is not None:
+                log.critical("%s failed; stopping", task.get_name(), exc_info=task.exception())
+    finally:
+        stop.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await consumer.stop()
+        http.should_exit = True
+        await http_task
+        await client.aclose()
+        await pool.close()
+        log.info("stopped")
+    if any(isinstance(result, BaseException) for result in results):
+        raise SystemExit(1)
+
+
+def main() -> None:
+    settings = load_settings(CourierSettings)
+    configure_logging(settings.log_level)
+    # httpx logs every request at INFO: one line per gateway call is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_tracing(settings.otel_service_name or "courier", settings.otel_exporter_otlp_endpoint)
+    uvloop.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

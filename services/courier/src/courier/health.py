@@ -1,0 +1,55 @@
+"""Liveness, readiness (consumer joined and database reachable) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import MediaType, Response, get
+from litestar.datastructures import State
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+@dataclass
+class Readiness:
+    """Set by the background tasks: ready once the consumer has joined its group and the
+    database answered."""
+
+    consumer_joined: bool = False
+    database_reachable: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.consumer_joined and self.database_reachable
+
+
+@get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get(
+    "/readyz",
+    media_type=MediaType.JSON,
+    tags=["health"],
+    summary="Readiness: consumer joined, database reachable",
+    description="503 until the Kafka consumer has joined its group and PostgreSQL answers.",
+)
+async def readyz(state: State) -> Response[dict[str, object]]:
+    readiness: Readiness = state.readiness
+    body: dict[str, object] = {
+        "ready": readiness.ready,
+        "consumer_joined": readiness.consumer_joined,
+        "database_reachable": readiness.database_reachable,
+    }
+    return Response(body, status_code=200 if readiness.ready else 503)
+
+
+@get(
+    "/metrics",
+    media_type=CONTENT_TYPE_LATEST,
+    tags=["health"],
+    summary="Prometheus metrics",
+    include_in_schema=False,
+)
+async def prometheus_metrics() -> bytes:
+    return generate_latest()

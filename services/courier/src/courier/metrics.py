@@ -1,0 +1,28 @@
+"""Prometheus metrics of the courier service, served at `/metrics`."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "courier_reconciles_total",
+    "Orders reconciled toward their status, by what it changed",
+    ["outcome"],
+)
+GATEWAY_ERRORS = Counter(
+    "courier_gateway_errors_total",
+    "Status requests to the order gateway that gave no usable answer, by kind",
+    ["kind"],
+)
+RETRIES_QUEUED = Counter(
+    "courier_retries_queued_total", "Orders put (back) in the retry queue, by reason", ["reason"]
+)
+RETRY_QUEUE = Gauge("courier_retry_queue_orders", "Orders waiting in the retry queue")
+WAITING_ORDERS = Gauge("courier_waiting_orders", "Created orders waiting for a courier")
+EVENTS_REJECTED = Counter(
+    "courier_events_rejected_total", "order-events records that name no order, kept with a reason"
+)
+DATABASE_RETRIES = Counter(
+    "courier_database_retries_total", "Batches retried after a transient database error"
+)
+BATCH_SECONDS = Histogram(
+    "courier_batch_seconds", "Time to reconcile or queue a batch of order-events and commit it"
+)

@@ -1,0 +1,200 @@
+"""The courier service from the tests: an isolated instance (its own database and consumer
+group, starting at the end of `order-events`), its API, and orders to drive it with."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+from psycopg import sql
+
+from devstack import postgres
+from devstack.migrations import apply_migrations
+from order_shared.model import Order, encode_order
+from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
+from producer.generator import generate_order
+from tests.harness import Servers, ServiceProcess, eventually, start_courier
+from tests.kafka_io import (
+    Message,
+    committed_offsets,
+    end_offsets,
+    publish,
+    start_group_at_end,
+)
+
+COURIER_LOGIN = "order_courier_app"
+
+
+@contextmanager
+def scratch_courier_database(servers: Servers) -> Iterator[str]:
+    """A migrated database of its own; yields its name, dropped afterwards."""
+    name = f"courier_{uuid.uuid4().hex[:12]}"
+    admin = postgres.admin_url(servers.postgres_port, "postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        apply_migrations(postgres.admin_url(servers.postgres_port, name))
+        yield name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@dataclass
+class CourierUnderTest:
+    service: ServiceProcess
+    database_admin_url: str
+    group: str
+    topic: str
+
+    @property
+    def api(self) -> CourierApi:
+        return CourierApi(self.service.base_url)
+
+    def rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_admin_url, connect_timeout=10) as connection:
+            return connection.execute(statement, params).fetchall()
+
+
+@contextmanager
+def isolated_courier(
+    servers: Servers,
+    gateway: ServiceProcess,
+    name: str = "courier",
+    *,
+    topic: str = ORDER_EVENTS,
+    **extra: str,
+) -> Iterator[CourierUnderTest]:
+    """A courier service whose tables and consumer group are its own, so a test knows every
+    courier and every order it sees; it starts at the current end of `topic`."""
+    with scratch_courier_database(servers) as database:
+        group = f"order-courier-{uuid.uuid4().hex[:8]}"
+        start_group_at_end(servers.kafka_bootstrap, group, topic)
+        url = f"postgresql://{COURIER_LOGIN}:{COURIER_LOGIN}@127.0.0.1:{servers.postgres_port}"
+        service = start_courier(
+            servers,
+            name,
+            gateway_url=gateway.base_url,
+            DATABASE_URL=f"{url}/{database}",
+            CONSUMER_GROUP=group,
+            ORDER_EVENTS_TOPIC=topic,
+            **extra,
+        )
+        try:
+            yield CourierUnderTest(
+                service, postgres.admin_url(servers.postgres_port, database), group, topic
+            )
+        finally:
+            service.stop()
+
+
+class CourierApi:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        return httpx.request(method, f"{self.base_url}{path}", json=body, timeout=10)
+
+    def add_courier(self, name: str, phone: str, transport: str = "scooter", **more: str) -> dict:
+        response = self.request(
+            "POST",
+            "/api/v1/couriers",
+            {"name": name, "phone": phone, "transport": transport, **more},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def change_courier(self, courier_id: int, **changes: str) -> httpx.Response:
+        return self.request("PATCH", f"/api/v1/couriers/{courier_id}", changes)
+
+    def courier(self, courier_id: int) -> dict:
+        response = self.request("GET", f"/api/v1/couriers/{courier_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def assignment(self, order_id: str) -> dict | None:
+        response = self.request("GET", f"/api/v1/assignments/{order_id}")
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def state_of(self, order_id: str) -> tuple[str, int | None] | None:
+        """(state, courier id) of an order, or None if the service has not seen it."""
+        found = self.assignment(order_id)
+        if found is None:
+            return None
+        return found["state"], (found["courier"] or {}).get("id")
+
+    def stats(self) -> dict:
+        response = self.request("GET", "/api/v1/couriers/stats")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def deliveries(self) -> dict[int, int]:
+        return {c["id"]: c["completed_deliveries"] for c in self.stats()["couriers"]}
+
+    def metric(self, name: str) -> float:
+        """A metric's value (the sum over its labels), 0 if absent."""
+        total = 0.0
+        for line in httpx.get(f"{self.base_url}/metrics", timeout=10).text.splitlines():
+            if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+def settled(courier: CourierUnderTest, order_id: str, state: str) -> tuple[str, int | None]:
+    """Wait until the order is in `state`; return (state, courier id)."""
+    return eventually(
+        lambda: (found := courier.api.state_of(order_id)) and found[0] == state and found,
+        timeout=30,
+    )
+
+
+def consumed_everything(servers: Servers, courier: CourierUnderTest) -> bool:
+    """The courier's group has committed every record of its topic."""
+    ends = end_offsets(servers.kafka_bootstrap, courier.topic)
+    committed = committed_offsets(servers.kafka_bootstrap, courier.group, courier.topic)
+    return all(committed.get(partition, 0) >= end for partition, end in ends.items() if end)
+
+
+def orders_created_in_order(seed: int, count: int) -> list[Order]:
+    """Orders whose creation times are a minute apart, oldest first."""
+    rng = random.Random(seed)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return [
+        msgspec.structs.replace(generate_order(rng), date_created=start + timedelta(minutes=n))
+        for n in range(count)
+    ]
+
+
+def publish_orders(servers: Servers, orders: list[Order]) -> None:
+    publish(
+        servers.kafka_bootstrap,
+        ORDERS,
+        [Message(order.order_uid.encode(), encode_order(order)) for order in orders],
+    )
+
+
+def publish_status(servers: Servers, order_id: str, status: str) -> None:
+    body = {"order_uid": order_id, "status": status, "changed_at": "2026-11-21T10:00:00Z"}
+    publish(
+        servers.kafka_bootstrap,
+        ORDER_STATUS,
+        [Message(order_id.encode(), json.dumps(body).encode())],
+    )
+
+
+def phone(n: int) -> str:
+    return f"+1555{n:07d}"
