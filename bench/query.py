@@ -34,13 +34,9 @@ from psycopg import sql
 from redis.asyncio import Redis
 
 from devstack.process import RunningServer, ServerCommand
-from order_shared.database import create_pool
-from query import order_reader
-from query.reflector import OrderReflector
-from query.server import AsgiServer
-from query.store import OrderStore
-from tests.harness import (
-    ARTIFACTS,
+from devstack.readiness import wait_until
+from devstack.session import (
+    LOGS,
     REPO,
     Servers,
     free_port,
@@ -48,6 +44,11 @@ from tests.harness import (
     start_query,
     start_storage,
 )
+from order_shared.database import create_pool
+from query import order_reader
+from query.reflector import OrderReflector
+from query.server import AsgiServer
+from query.store import OrderStore
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -167,19 +168,22 @@ def start_ceiling(server: AsgiServer, body_file: Path) -> tuple[RunningServer, s
             [sys.executable, "-m", "bench.ceiling", str(port), server, str(body_file)],
             env={"PYTHONPATH": str(REPO)},
         ),
-        ARTIFACTS / "logs" / f"bench-ceiling-{server}.log",
+        LOGS / f"bench-ceiling-{server}.log",
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
-            return process, base_url
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or process.process.poll() is not None:
-                process.stop()
-                raise RuntimeError(f"the ceiling did not start; see {process.log_path}") from None
-            time.sleep(0.2)
+
+    def answers() -> bool:
+        if process.process.poll() is not None:
+            raise RuntimeError(f"the ceiling exited; see {process.log_path}")
+        httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
+        return True
+
+    try:
+        wait_until(answers, what=f"the ceiling at {base_url}", timeout=30, retry_on=httpx.HTTPError)
+    except BaseException:
+        process.stop()
+        raise
+    return process, base_url
 
 
 @dataclass(frozen=True)

@@ -10,24 +10,17 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from devstack.process import ServerCommand
-from order_migrations.logins import Login
+from devstack.readiness import wait_until
 
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "postgres"
 DATABASE = "orders"
-# Login users of the services (password: the user's name) and the group role each is
-# granted; the roles come from the migrations.
-SERVICE_LOGINS = (
-    Login("order_ingestor", "order_ingestor", "order_writer"),
-    Login("order_query", "order_query", "order_reader"),
-)
 
 
 def _bin_dir() -> Path:
@@ -117,15 +110,16 @@ def service_url(port: int, user: str) -> str:
 
 
 def wait_until_ready(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(admin_url(port, "postgres"), connect_timeout=2):
-                return
-        except psycopg.OperationalError as error:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"PostgreSQL on port {port} not ready: {error}") from None
-            time.sleep(0.2)
+    def connects() -> bool:
+        with psycopg.connect(admin_url(port, "postgres"), connect_timeout=2):
+            return True
+
+    wait_until(
+        connects,
+        what=f"PostgreSQL on port {port}",
+        timeout=timeout,
+        retry_on=psycopg.OperationalError,
+    )
 
 
 def create_database(port: int) -> None:
