@@ -42,7 +42,8 @@ def replicas() -> list[Replica]:
     ]
 
 
-def _replica_commands(ports: ServerPorts) -> list[ServerCommand]:
+def replica_commands(ports: ServerPorts) -> list[ServerCommand]:
+    """How to run every replica; a link names the first replica of the service linked."""
     urls = {name: services.base_url(service.ports[0]) for name, service in SERVICES.items()}
     return [
         services.command(replica.service, replica.name, ports, replica.port, urls)
@@ -125,7 +126,7 @@ def up(ports: ServerPorts) -> None:
     STATE.chmod(0o755)  # the postgres user must reach its data folder
     print("preparing servers (first run: downloads the Kafka broker jars)...", flush=True)
     servers = [server_command(name, ports, STATE) for name in SERVER_NAMES]
-    config = write_supervisor_config(servers, _replica_commands(ports))
+    config = write_supervisor_config(servers, replica_commands(ports))
     subprocess.run(
         [str(Path(sys.executable).with_name("supervisord")), "-c", str(config)], check=True
     )
