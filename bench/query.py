@@ -33,17 +33,9 @@ import uvloop
 from psycopg import sql
 from redis.asyncio import Redis
 
+from devstack import session
 from devstack.process import RunningServer, ServerCommand
 from devstack.readiness import wait_until
-from devstack.session import (
-    LOGS,
-    REPO,
-    Servers,
-    free_port,
-    make_servers,
-    start_query,
-    start_storage,
-)
 from order_shared.database import create_pool
 from query import order_reader
 from query.reflector import OrderReflector
@@ -161,14 +153,14 @@ def median_run(runs: list[WrkRun]) -> WrkRun:
 
 
 def start_ceiling(server: AsgiServer, body_file: Path) -> tuple[RunningServer, str]:
-    port = free_port()
+    port = session.free_port()
     process = RunningServer(
         ServerCommand(
             f"ceiling-{server}",
             [sys.executable, "-m", "bench.ceiling", str(port), server, str(body_file)],
-            env={"PYTHONPATH": str(REPO)},
+            env={"PYTHONPATH": str(session.REPO)},
         ),
-        LOGS / f"bench-ceiling-{server}.log",
+        session.LOGS / f"bench-ceiling-{server}.log",
     )
     base_url = f"http://127.0.0.1:{port}"
 
@@ -193,12 +185,12 @@ class HttpFigures:
     idiomatic: WrkRun
 
 
-def bench_http(servers: Servers, order_uid: str) -> dict[AsgiServer, HttpFigures]:
+def bench_http(servers: session.Servers, order_uid: str) -> dict[AsgiServer, HttpFigures]:
     results: dict[AsgiServer, HttpFigures] = {}
     path = f"/api/v1/orders/{order_uid}"
     with tempfile.TemporaryDirectory() as folder:
         for server in SERVERS:
-            replica = start_query(
+            replica = session.start_query(
                 servers,
                 f"bench-query-{server}",
                 ASGI_SERVER=server,
@@ -290,10 +282,10 @@ def main() -> None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
     if SERVER_CPU == WRK_CPU:
         raise SystemExit("the query benchmark needs two CPUs: one for wrk, one for the server")
-    servers = make_servers()
+    servers = session.make_servers()
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)
-        start_storage(servers)
+        session.start_storage(servers)
         load_orders(servers.admin_database_url, 1, HTTP_ORDERS)
 
         print(

@@ -10,6 +10,9 @@ import os
 import shutil
 import signal
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -130,3 +133,20 @@ def create_database(port: int) -> None:
         ).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+@contextmanager
+def scratch_database(port: int, prefix: str) -> Iterator[str]:
+    """A new empty database named `<prefix>_<random>`, as the superuser's URL; dropped
+    (with whoever is still connected) on leaving."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = admin_url(port, "postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin_url(port, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+            )
