@@ -11,7 +11,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     retry_if_result,
-    stop_after_delay,
+    stop_before_delay,
     wait_fixed,
 )
 
@@ -44,7 +44,7 @@ def wait_until(
         raise error
 
     retrying: Retrying = Retrying(
-        stop=stop_after_delay(timeout),
+        stop=stop_before_delay(timeout),
         wait=wait_fixed(interval),
         retry=retry_if_exception_type(retry_on) | retry_if_result(lambda result: not result),
         retry_error_callback=give_up,

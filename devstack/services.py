@@ -26,6 +26,9 @@ from order_migrations.release import prepare_release
 
 @dataclass(frozen=True)
 class Service:
+    """One of our services, as much of it as a local stack needs to run it."""
+
+    # Its console script in the virtual environment.
     executable: str
     # Its login (the password is the user's name: development only) and the group role
     # the migrations made for it.

@@ -21,7 +21,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import Retrying, stop_after_delay, wait_exponential
+from tenacity import Retrying, stop_before_delay, wait_exponential
 
 from order_migrations.logins import logins_from_environment
 from order_migrations.release import prepare_release
@@ -47,14 +47,17 @@ class MigrationSettings(BaseSettings):
 
 def wait_for(what: str, attempt: Callable[[], T], deadline_seconds: float) -> T:
     """Retry `attempt` until it succeeds or `deadline_seconds` pass: servers start in any
-    order. Backs off from half a second to five; the last error is raised at the end."""
+    order. Backs off from half a second to five seconds between attempts."""
     retrying: Retrying = Retrying(
-        stop=stop_after_delay(deadline_seconds),
+        stop=stop_before_delay(deadline_seconds),
         wait=wait_exponential(multiplier=0.5, max=5.0),
         before_sleep=lambda state: log.info("waiting for %s: %s", what, state.outcome.exception()),
         reraise=True,
     )
-    return retrying(attempt)
+    try:
+        return retrying(attempt)
+    except Exception as error:
+        raise TimeoutError(f"{what} did not answer in time: {error}") from error
 
 
 def _kafka_answers(bootstrap_servers: str) -> None:
