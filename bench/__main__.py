@@ -1,18 +1,29 @@
-"""`python -m bench`: run every benchmark in BENCHMARKS, in order.
+"""`python -m bench [NAME ...]`: run the benchmarks named (default: all of BENCHMARKS),
+in order.
 
 Each is a module `bench/<name>.py` with `main() -> None` that starts what it needs on free
-loopback ports, prints its figures and stops everything it started.
+loopback ports (devstack.session), prints its figures and stops everything it started.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 
 BENCHMARKS = ["ingest", "query", "courier"]
 
 
 def main() -> None:
-    for name in BENCHMARKS:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run the benchmarks and print their figures."
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"{', '.join(BENCHMARKS)} (default: all)"
+    )
+    chosen = parser.parse_args().names or BENCHMARKS
+    if unknown := sorted(set(chosen) - set(BENCHMARKS)):
+        parser.error(f"no benchmark {', '.join(unknown)}: one of {', '.join(BENCHMARKS)}")
+    for name in chosen:
         print(f"== bench: {name}", flush=True)
         importlib.import_module(f"bench.{name}").main()
 

@@ -32,10 +32,10 @@ from aiokafka import AIOKafkaProducer
 
 from courier.gateway import OrderGateway, OrderState
 from courier.settings import CourierSettings
+from devstack.session import Servers, make_servers, start_courier, start_ingestor, start_query
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
-from tests.harness import Servers, make_servers, start_courier, start_ingestor, start_query
 
 ORDER_COUNT = int(os.environ.get("BENCH_COURIER_ORDERS", "5000"))
 LATENCY_ORDERS = int(os.environ.get("BENCH_COURIER_LATENCY_ORDERS", "300"))

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import psycopg
 from aiokafka import AIOKafkaProducer
 
+from devstack.session import Servers, make_servers, start_ingestor
 from ingestor.order_rows import (
     COPY_DELIVERIES,
     COPY_ITEMS,
@@ -36,7 +37,6 @@ from ingestor.order_rows import (
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
-from tests.harness import Servers, make_servers, start_ingestor
 
 ORDER_COUNT = int(os.environ.get("BENCH_INGEST_ORDERS", "50000"))
 WARM_UP_COUNT = int(os.environ.get("BENCH_INGEST_WARMUP", "10000"))

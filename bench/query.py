@@ -38,20 +38,13 @@ import uvloop
 from psycopg import sql
 from redis.asyncio import Redis
 
+from devstack import session
 from devstack.process import RunningServer, ServerCommand
+from devstack.readiness import wait_until
 from order_shared.database import create_pool
 from query.informer import order_reader
 from query.informer.reflector import OrderReflector
 from query.informer.store import OrderStore
-from tests.harness import (
-    ARTIFACTS,
-    REPO,
-    Servers,
-    free_port,
-    make_servers,
-    start_query,
-    start_storage,
-)
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -192,26 +185,31 @@ def median_run(runs: list[WrkRun]) -> WrkRun:
 
 
 def start_ceiling(body_file: Path, orders: int) -> tuple[RunningServer, str]:
-    port = free_port()
+    port = session.free_port()
     process = RunningServer(
         ServerCommand(
             "ceiling",
             [sys.executable, "-m", "bench.ceiling", str(port), str(body_file), str(orders)],
-            env={"PYTHONPATH": str(REPO)},
+            env={"PYTHONPATH": str(session.REPO)},
         ),
-        ARTIFACTS / "logs" / "bench-ceiling.log",
+        session.LOGS / "bench-ceiling.log",
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
-            return process, base_url
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or process.process.poll() is not None:
-                process.stop()
-                raise RuntimeError(f"the ceiling did not start; see {process.log_path}") from None
-            time.sleep(0.2)
+
+    def answers() -> bool:
+        if process.process.poll() is not None:
+            raise RuntimeError(f"the ceiling exited; see {process.log_path}")
+        httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
+        return True
+
+    try:
+        wait_until(
+            answers, what=f"the ceiling at {base_url}", timeout=120, retry_on=httpx.HTTPError
+        )
+    except BaseException:
+        process.stop()
+        raise
+    return process, base_url
 
 
 @dataclass(frozen=True)
@@ -241,10 +239,10 @@ def random_ids_script(folder: Path, orders: int) -> Path:
     return script
 
 
-def bench_http(servers: Servers, order_uid: str, orders: int) -> dict[str, HttpFigures]:
+def bench_http(servers: session.Servers, order_uid: str, orders: int) -> dict[str, HttpFigures]:
     """The replica against the raw ceiling, one round of each scenario after the other."""
     path = f"/api/v1/orders/{order_uid}"
-    replica = start_query(
+    replica = session.start_query(
         servers,
         "bench-query",
         wait=False,
@@ -359,10 +357,10 @@ def main() -> None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
     if SERVER_CPU == WRK_CPU:
         raise SystemExit("the query benchmark needs two CPUs: one for wrk, one for the server")
-    servers = make_servers()
+    servers = session.make_servers()
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)
-        start_storage(servers)
+        session.start_storage(servers)
         started = time.perf_counter()
         load_orders(servers.admin_database_url, 1, ORDERS)
         generated = time.perf_counter() - started

@@ -1,8 +1,8 @@
 """`python -m devstack up|down|status`: the local stack behind `make up` and `make down`.
 
-`up` starts PostgreSQL, Redis, Kafka, the ingestor, two query replicas and the courier
-service under supervisord, adds demo couriers, loads demo orders, prints the URLs and
-stays in the foreground:
+`up` starts PostgreSQL, Redis, Kafka and every service in devstack.services under
+supervisord, adds demo couriers, loads demo orders, prints the URLs and stays in the
+foreground:
 Ctrl-C stops everything it started.
 """
 
@@ -15,26 +15,31 @@ import sys
 import threading
 
 from devstack import demo_couriers, stack
+from devstack.servers import ServerPorts
 
 
-def _publish_demo_orders(ports: stack.Ports) -> None:
-    producer = [sys.executable, "-m", "producer", "--bootstrap-servers", f"127.0.0.1:{ports.kafka}"]
+def _publish_demo_orders(ports: ServerPorts) -> None:
+    producer = [sys.executable, "-m", "producer", "--bootstrap-servers", ports.kafka_bootstrap]
     subprocess.run([*producer, "--canonical"], check=True)
     # Seeded, so a second `make up` re-sends the same orders and changes nothing.
     subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True)
 
 
-def _print_urls(ports: stack.Ports) -> None:
-    first, *others = ports.query
+def _print_urls(ports: ServerPorts) -> None:
+    page, *others = (replica.url for replica in stack.replicas() if replica.service == "query")
+    services = "\n".join(
+        f"  {replica.name:14} {replica.url}/readyz  /metrics"
+        for replica in stack.replicas()
+        if replica.service != "query"
+    )
     print(
         f"""
 Order Service is up.
-  page and API   http://127.0.0.1:{first}/   (try order b563feb7b2b84b6test)
-  second replica {"  ".join(f"http://127.0.0.1:{port}/" for port in others)}
-  OpenAPI        http://127.0.0.1:{first}/schema
-  ingestor       http://127.0.0.1:{ports.ingestor}/readyz  /metrics
-  couriers       http://127.0.0.1:{ports.courier}/api/v1/couriers  /api/v1/couriers/stats  /schema
-  Kafka          127.0.0.1:{ports.kafka}
+  page and API   {page}/   (try order b563feb7b2b84b6test)
+  other replicas {"  ".join(f"{url}/" for url in others)}
+  OpenAPI        {page}/schema
+{services}
+  Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}
   Redis          127.0.0.1:{ports.redis}
   logs           {stack.STATE / "logs"}
@@ -49,7 +54,7 @@ def main() -> None:
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--detach", action="store_true", help="up: return once everything is ready")
     args = parser.parse_args()
-    ports = stack.Ports()
+    ports = ServerPorts()
     if args.command == "down":
         stack.down()
         return
@@ -62,7 +67,8 @@ def main() -> None:
         return
     try:
         stack.up(ports)
-        demo_couriers.add_demo_couriers(f"http://127.0.0.1:{ports.courier}")
+        (courier,) = (replica for replica in stack.replicas() if replica.service == "courier")
+        demo_couriers.add_demo_couriers(courier.url)
         _publish_demo_orders(ports)
     except BaseException:
         stack.down()

@@ -23,9 +23,10 @@ import shutil
 import socket
 import struct
 import subprocess
-import time
 import uuid
 from pathlib import Path
+
+from devstack.readiness import wait_until
 
 KAFKA_VERSION: str = "4.3.1"
 
@@ -146,8 +147,12 @@ def _call(sock: socket.socket, api_key: int, version: int, body: bytes) -> bytes
     return _recv_exact(sock, size)[4:]
 
 
-def _not_ready_reason(host: str, port: int) -> str | None:
-    """Why the broker can't serve producers and consumer groups yet, or None once it can.
+class BrokerNotReady(Exception):
+    """The broker answers but cannot serve producers and consumer groups yet."""
+
+
+def _check_ready(host: str, port: int) -> bool:
+    """True once the broker can serve producers and consumer groups; else BrokerNotReady.
 
     Metadata v4 lists only alive (unfenced) brokers.  FindCoordinator v1 creates
     __consumer_offsets if needed, and OffsetFetch v2 answers COORDINATOR_LOAD_IN_PROGRESS
@@ -158,27 +163,24 @@ def _not_ready_reason(host: str, port: int) -> str | None:
     with socket.create_connection((host, port), timeout=2.0) as sock:
         (brokers,) = struct.unpack_from(">i", _call(sock, 3, 4, struct.pack(">ib", 0, 0)), 4)
         if brokers < 1:
-            return "no alive broker in metadata yet"
+            raise BrokerNotReady("no alive broker in metadata yet")
         find = _call(sock, 10, 1, struct.pack(">h", len(group)) + group + b"\x00")
         (error,) = struct.unpack_from(">h", find, 4)
         if error:
-            return f"FindCoordinator error {error}"
+            raise BrokerNotReady(f"FindCoordinator error {error}")
         fetch = _call(sock, 9, 2, struct.pack(">h", len(group)) + group + struct.pack(">i", -1))
         (error,) = struct.unpack_from(">h", fetch, len(fetch) - 2)
-        return f"OffsetFetch error {error}" if error else None
+        if error:
+            raise BrokerNotReady(f"OffsetFetch error {error}")
+        return True
 
 
 def wait_until_ready(bootstrap: str, timeout: float = 60.0) -> None:
     """Block until the broker is unfenced and its group coordinator has loaded its state."""
     host, _, port = bootstrap.rpartition(":")
-    deadline = time.monotonic() + timeout
-    reason: str | None = "no attempt made"
-    while time.monotonic() < deadline:
-        try:
-            reason = _not_ready_reason(host, int(port))
-        except (OSError, struct.error) as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        if reason is None:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"Kafka broker at {bootstrap} not ready after {timeout:.0f}s ({reason})")
+    wait_until(
+        lambda: _check_ready(host, int(port)),
+        what=f"Kafka broker at {bootstrap}",
+        timeout=timeout,
+        retry_on=(OSError, struct.error, BrokerNotReady),
+    )

@@ -10,25 +10,20 @@ import os
 import shutil
 import signal
 import subprocess
-import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from devstack.process import ServerCommand
-from order_migrations.logins import Login
+from devstack.readiness import wait_until
 
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "postgres"
 DATABASE = "orders"
-# Login users of the services (password: the user's name) and the group role each is
-# granted; the roles come from the migrations.
-SERVICE_LOGINS = (
-    Login("order_ingestor", "order_ingestor", "order_writer"),
-    Login("order_query", "order_query", "order_reader"),
-    Login("order_courier_app", "order_courier_app", "order_courier"),
-)
 
 
 def _bin_dir() -> Path:
@@ -118,15 +113,16 @@ def service_url(port: int, user: str) -> str:
 
 
 def wait_until_ready(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(admin_url(port, "postgres"), connect_timeout=2):
-                return
-        except psycopg.OperationalError as error:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"PostgreSQL on port {port} not ready: {error}") from None
-            time.sleep(0.2)
+    def connects() -> bool:
+        with psycopg.connect(admin_url(port, "postgres"), connect_timeout=2):
+            return True
+
+    wait_until(
+        connects,
+        what=f"PostgreSQL on port {port}",
+        timeout=timeout,
+        retry_on=psycopg.OperationalError,
+    )
 
 
 def create_database(port: int) -> None:
@@ -137,3 +133,20 @@ def create_database(port: int) -> None:
         ).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+@contextmanager
+def scratch_database(port: int, prefix: str) -> Iterator[str]:
+    """A new empty database named `<prefix>_<random>`, as the superuser's URL; dropped
+    (with whoever is still connected) on leaving."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = admin_url(port, "postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin_url(port, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -28,6 +28,7 @@ class RunningServer:
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             return subprocess.Popen(
                 self.command.argv,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import redis
 
 from devstack.process import ServerCommand
+from devstack.readiness import wait_until
 
 
 def prepare_server(data_dir: Path, port: int) -> ServerCommand:
@@ -46,14 +46,11 @@ def url(port: int) -> str:
 
 
 def wait_until_ready(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    while True:
-        try:
-            client.ping()
-            client.close()
-            return
-        except redis.ConnectionError as error:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Redis on port {port} not ready: {error}") from None
-            time.sleep(0.1)
+    with redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1) as client:
+        wait_until(
+            client.ping,
+            what=f"Redis on port {port}",
+            timeout=timeout,
+            interval=0.1,
+            retry_on=redis.ConnectionError,
+        )

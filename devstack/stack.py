@@ -7,90 +7,47 @@ import configparser
 import shlex
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from devstack import kafka_broker, postgres, redis_server
+from devstack import services
 from devstack.process import ServerCommand
-from order_migrations.release import prepare_release
+from devstack.readiness import wait_until
+from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
+from devstack.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".state"
 
 
 @dataclass(frozen=True)
-class Ports:
-    postgres: int = 5432
-    redis: int = 6379
-    kafka: int = 9092
-    kafka_controller: int = 9093
-    ingestor: int = 8081
-    query: tuple[int, ...] = (8080, 8090)
-    courier: int = 8082
+class Replica:
+    """One replica of a service as `make up` runs it."""
+
+    service: str
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return services.base_url(self.port)
 
 
-def service_environment(ports: Ports) -> dict[str, str]:
-    """What the services read, pointing at the local servers."""
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
-        "REDIS_URL": redis_server.url(ports.redis),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def service_commands(ports: Ports) -> list[ServerCommand]:
-    bin_dir = Path(sys.executable).parent
-    common = service_environment(ports)
-    commands = [
-        ServerCommand(
-            "ingestor",
-            [str(bin_dir / "order-ingestor")],
-            env={
-                **common,
-                "PORT": str(ports.ingestor),
-                "DATABASE_URL": postgres.service_url(ports.postgres, "order_ingestor"),
-            },
-        )
-    ]
-    for index, port in enumerate(ports.query, start=1):
-        commands.append(
-            ServerCommand(
-                f"query-{index}",
-                [str(bin_dir / "order-query")],
-                env={
-                    **common,
-                    "PORT": str(port),
-                    "DATABASE_URL": postgres.service_url(ports.postgres, "order_query"),
-                },
-            )
-        )
-    commands.append(
-        ServerCommand(
-            "courier",
-            [str(bin_dir / "order-courier")],
-            env={
-                **common,
-                "PORT": str(ports.courier),
-                "DATABASE_URL": postgres.service_url(ports.postgres, "order_courier_app"),
-                "ORDER_GATEWAY_URL": f"http://127.0.0.1:{ports.query[0]}",
-            },
-        )
-    )
-    return commands
-
-
-def server_commands(ports: Ports) -> list[ServerCommand]:
-    libs = kafka_broker.ensure_jars(STATE / "kafka-libs")
+def replicas() -> list[Replica]:
+    """Every replica of every service, on the ports SERVICES gives them, in start order."""
     return [
-        postgres.prepare_server(STATE / "postgres", ports.postgres),
-        redis_server.prepare_server(STATE / "redis", ports.redis),
-        ServerCommand(
-            "kafka",
-            kafka_broker.prepare_broker(libs, STATE / "kafka", ports.kafka, ports.kafka_controller),
-        ),
+        Replica(name, name if len(service.ports) == 1 else f"{name}-{index}", port)
+        for name, service in SERVICES.items()
+        for index, port in enumerate(service.ports, start=1)
+    ]
+
+
+def replica_commands(ports: ServerPorts) -> list[ServerCommand]:
+    """How to run every replica; a link names the first replica of the service linked."""
+    urls = {name: services.base_url(service.ports[0]) for name, service in SERVICES.items()}
+    return [
+        services.command(replica.service, replica.name, ports, replica.port, urls)
+        for replica in replicas()
     ]
 
 
@@ -161,43 +118,26 @@ def is_running() -> bool:
     return config.exists() and supervisorctl("pid", check=False).returncode == 0
 
 
-def wait_until_http_ready(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not become ready within {timeout:.0f} s")
-
-
-def up(ports: Ports) -> None:
+def up(ports: ServerPorts) -> None:
     """Start everything in the background under supervisord; return when all are ready."""
     if is_running():
         raise SystemExit("the stack is already running: `make down` stops it")
     STATE.mkdir(exist_ok=True)
     STATE.chmod(0o755)  # the postgres user must reach its data folder
     print("preparing servers (first run: downloads the Kafka broker jars)...", flush=True)
-    servers = server_commands(ports)
-    services = service_commands(ports)
-    config = write_supervisor_config(servers, services)
+    servers = [server_command(name, ports, STATE) for name in SERVER_NAMES]
+    config = write_supervisor_config(servers, replica_commands(ports))
     subprocess.run(
         [str(Path(sys.executable).with_name("supervisord")), "-c", str(config)], check=True
     )
-    postgres.wait_until_ready(ports.postgres)
-    redis_server.wait_until_ready(ports.redis)
-    kafka_broker.wait_until_ready(f"127.0.0.1:{ports.kafka}", timeout=120)
-    postgres.create_database(ports.postgres)
-    prepare_release(
-        postgres.admin_url(ports.postgres), f"127.0.0.1:{ports.kafka}", postgres.SERVICE_LOGINS
-    )
-    supervisorctl("start", *(command.name for command in services))
-    wait_until_http_ready(f"http://127.0.0.1:{ports.ingestor}/readyz")
-    for port in ports.query:
-        wait_until_http_ready(f"http://127.0.0.1:{port}/readyz")
-    wait_until_http_ready(f"http://127.0.0.1:{ports.courier}/readyz")
+    for name in SERVER_NAMES:
+        wait_until_server_ready(name, ports)
+    services.prepare_servers(ports)
+    for service in SERVICES:  # in order: a service may need the ones before it
+        started = [replica for replica in replicas() if replica.service == service]
+        supervisorctl("start", *(replica.name for replica in started))
+        for replica in started:
+            services.wait_until_ready(replica.url, timeout=120)
 
 
 def down() -> None:
@@ -206,6 +146,4 @@ def down() -> None:
         return
     supervisorctl("shutdown")
     pid_file = STATE / "supervisord.pid"
-    deadline = time.monotonic() + 60
-    while pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: not pid_file.exists(), what="supervisord's exit", timeout=60)

@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
-from psycopg import sql
 
 from devstack import postgres
-from devstack.migrations import apply_migrations
+from order_migrations.schema import apply_migrations
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
 from producer.generator import generate_order
@@ -32,23 +31,6 @@ from tests.kafka_io import (
 )
 
 COURIER_LOGIN = "order_courier_app"
-
-
-@contextmanager
-def scratch_courier_database(servers: Servers) -> Iterator[str]:
-    """A migrated database of its own; yields its name, dropped afterwards."""
-    name = f"courier_{uuid.uuid4().hex[:12]}"
-    admin = postgres.admin_url(servers.postgres_port, "postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        apply_migrations(postgres.admin_url(servers.postgres_port, name))
-        yield name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @dataclass
@@ -78,7 +60,9 @@ def isolated_courier(
 ) -> Iterator[CourierUnderTest]:
     """A courier service whose tables and consumer group are its own, so a test knows every
     courier and every order it sees; it starts at the current end of `topic`."""
-    with scratch_courier_database(servers) as database:
+    with postgres.scratch_database(servers.postgres_port, "courier") as admin_url:
+        apply_migrations(admin_url)
+        database = admin_url.rsplit("/", 1)[1]
         group = f"order-courier-{uuid.uuid4().hex[:8]}"
         start_group_at_end(servers.kafka_bootstrap, group, topic)
         url = f"postgresql://{COURIER_LOGIN}:{COURIER_LOGIN}@127.0.0.1:{servers.postgres_port}"
@@ -92,9 +76,7 @@ def isolated_courier(
             **extra,
         )
         try:
-            yield CourierUnderTest(
-                service, postgres.admin_url(servers.postgres_port, database), group, topic
-            )
+            yield CourierUnderTest(service, admin_url, group, topic)
         finally:
             service.stop()
 

@@ -64,17 +64,8 @@ def image(compose: dict, tmp_path_factory: pytest.TempPathFactory) -> Callable[[
 
 @pytest.fixture
 def scratch_database(servers: Servers) -> Iterator[str]:
-    name = f"image_{uuid.uuid4().hex[:12]}"
-    admin = postgres.admin_url(servers.postgres_port, "postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield postgres.admin_url(servers.postgres_port, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with postgres.scratch_database(servers.postgres_port, "image") as url:
+        yield url
 
 
 def _run(image: ImageRoot, argv: list[str], env: dict[str, str]) -> str:

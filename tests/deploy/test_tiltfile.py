@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from query.app import create_app
+from query.http.app import create_app
 from query.settings import QuerySettings
 from tests.deploy.conftest import (
     CHART,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from devstack.migrations import apply_migrations, roll_back_migration
+from order_migrations.schema import apply_migrations, roll_back_migration
 from tests.harness import Servers
 from tests.integration.test_migrations import scratch_database  # noqa: F401 (fixture)
 

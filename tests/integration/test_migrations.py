@@ -4,12 +4,10 @@ insert to the change counter's order."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from devstack import postgres
 from order_migrations.schema import apply_migrations, roll_back_migration
@@ -18,17 +16,8 @@ from tests.harness import Servers
 
 @pytest.fixture
 def scratch_database(servers: Servers) -> Iterator[str]:
-    name = f"migrations_{uuid.uuid4().hex[:12]}"
-    admin = postgres.admin_url(servers.postgres_port, "postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield postgres.admin_url(servers.postgres_port, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with postgres.scratch_database(servers.postgres_port, "migrations") as url:
+        yield url
 
 
 def test_outbox_position_resumes_before_the_oldest_unsent_event_and_rolls_back(

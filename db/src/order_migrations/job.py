@@ -21,6 +21,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tenacity import Retrying, stop_before_delay, wait_exponential
 
 from order_migrations.logins import logins_from_environment
 from order_migrations.release import prepare_release
@@ -44,18 +45,19 @@ class MigrationSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
 
-def wait_for(what: str, attempt: Callable[[], T], deadline: float) -> T:
-    """Retry `attempt` until it succeeds or the deadline passes: servers start in any order."""
-    delay = 0.5
-    while True:
-        try:
-            return attempt()
-        except Exception as error:
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"{what} did not answer in time: {error}") from error
-            log.info("waiting for %s: %s", what, error)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+def wait_for(what: str, attempt: Callable[[], T], deadline_seconds: float) -> T:
+    """Retry `attempt` until it succeeds or `deadline_seconds` pass: servers start in any
+    order. Backs off from half a second to five seconds between attempts."""
+    retrying: Retrying = Retrying(
+        stop=stop_before_delay(deadline_seconds),
+        wait=wait_exponential(multiplier=0.5, max=5.0),
+        before_sleep=lambda state: log.info("waiting for %s: %s", what, state.outcome.exception()),
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except Exception as error:
+        raise TimeoutError(f"{what} did not answer in time: {error}") from error
 
 
 def _kafka_answers(bootstrap_servers: str) -> None:
@@ -74,12 +76,15 @@ def main() -> None:
         logins = logins_from_environment(os.environ)
     except ValueError as error:
         sys.exit(f"MigrationSettings: invalid configuration\n  {error}")
-    deadline = time.monotonic() + settings.wait_seconds
+    started = time.monotonic()
     database_url = settings.migrations_database_url
     wait_for(
-        "PostgreSQL", lambda: psycopg.connect(database_url, connect_timeout=5).close(), deadline
+        "PostgreSQL",
+        lambda: psycopg.connect(database_url, connect_timeout=5).close(),
+        settings.wait_seconds,
     )
-    wait_for("Kafka", lambda: _kafka_answers(settings.kafka_bootstrap_servers), deadline)
+    remaining = settings.wait_seconds - (time.monotonic() - started)
+    wait_for("Kafka", lambda: _kafka_answers(settings.kafka_bootstrap_servers), remaining)
     prepare_release(
         database_url,
         settings.kafka_bootstrap_servers,

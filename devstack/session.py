@@ -1,0 +1,207 @@
+"""A throwaway stack for one test session or one benchmark run: PostgreSQL, Redis and
+Kafka on free loopback ports with their data in a temporary folder, and our services as
+real processes (Popen) that can be stopped, killed, frozen and restarted.
+
+The commands, environments and readiness checks are `make up`'s (devstack.servers,
+devstack.services); only the ports, the data folder and the process runner differ.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import services
+from devstack.process import RunningServer, ServerCommand
+from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+LOGS = ARTIFACTS / "logs"
+
+# Settings a throwaway stack fixes whatever the caller's shell says: its services log at
+# INFO and export no traces.
+ISOLATED = {"LOG_LEVEL": "INFO", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Servers:
+    """PostgreSQL, Redis and Kafka on free ports, data under `root`, logs in LOGS.
+
+    `service_env` is added to the environment of every service started against them
+    (the test harness puts its fault-injection hooks there)."""
+
+    root: Path
+    postgres_port: int = field(default_factory=free_port)
+    redis_port: int = field(default_factory=free_port)
+    kafka_port: int = field(default_factory=free_port)
+    kafka_controller_port: int = field(default_factory=free_port)
+    running: dict[str, RunningServer] = field(default_factory=dict)
+    service_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ports(self) -> ServerPorts:
+        return ServerPorts(
+            self.postgres_port, self.redis_port, self.kafka_port, self.kafka_controller_port
+        )
+
+    @property
+    def logs(self) -> Path:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        return LOGS
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.ports.kafka_bootstrap
+
+    @property
+    def redis_url(self) -> str:
+        return self.ports.redis_url
+
+    @property
+    def admin_database_url(self) -> str:
+        return self.ports.admin_database_url
+
+    def database_url(self, user: str) -> str:
+        return self.ports.database_url(user)
+
+    def start(self, name: str) -> None:
+        """Start server `name` (its data kept from an earlier start) and wait until ready."""
+        command = server_command(name, self.ports, self.root)
+        self.running[name] = RunningServer(command, self.logs / f"{name}.log")
+        wait_until_server_ready(name, self.ports)
+
+    def stop(self, name: str) -> None:
+        self.running.pop(name).stop()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, a crash: no clean shutdown, whatever was in flight is cut off."""
+        self.running.pop(name).kill()
+
+    def prepare_release(self) -> None:
+        """What `make up` prepares before the services start; topics only when Kafka runs."""
+        services.prepare_servers(self.ports, with_kafka="kafka" in self.running)
+
+    def start_all(self) -> None:
+        for name in SERVER_NAMES:
+            self.start(name)
+        self.prepare_release()
+
+    def stop_all(self) -> None:
+        """Stop every server and delete its data; the logs stay in LOGS."""
+        for name in list(self.running):
+            self.stop(name)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def make_servers(service_env: Mapping[str, str] | None = None) -> Servers:
+    """Servers with their data in a new temporary folder; none started yet."""
+    root = Path(tempfile.mkdtemp(prefix="order-service-test-"))
+    root.chmod(0o755)  # the postgres user must reach its data folder when we are root
+    return Servers(root, service_env=dict(service_env or {}))
+
+
+def start_storage(servers: Servers) -> None:
+    """PostgreSQL (migrated, with the services' users) and Redis, without Kafka: enough for
+    the query service when the orders are written straight into PostgreSQL (benchmarks)."""
+    for name in ("postgres", "redis"):
+        servers.start(name)
+    servers.prepare_release()
+
+
+class ServiceProcess(RunningServer):
+    """One of our services running as a real process on `port`, logging to LOGS."""
+
+    def __init__(self, executable: str, name: str, port: int, env: Mapping[str, str]) -> None:
+        self.port = port
+        command = ServerCommand(
+            name,
+            [str(services.executable_path(executable))],
+            env={"PORT": str(port), "PYTHONUNBUFFERED": "1", **env},
+        )
+        super().__init__(command, LOGS / f"{name}.log")
+
+    @property
+    def base_url(self) -> str:
+        return services.base_url(self.port)
+
+    def _still_running(self) -> None:
+        if self.process.poll() is not None:
+            name, code = self.command.name, self.process.returncode
+            raise RuntimeError(f"{name} exited with {code}; see {self.log_path}")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        services.wait_until_ready(self.base_url, timeout, still_running=self._still_running)
+
+
+def service_env(servers: Servers, database_user: str) -> dict[str, str]:
+    """A service's environment against `servers` as `database_user` (without its port)."""
+    return {
+        **services.server_environment(servers.ports, database_user),
+        **ISOLATED,
+        **servers.service_env,
+    }
+
+
+def start_service(
+    servers: Servers,
+    kind: str,
+    name: str,
+    *,
+    urls: Mapping[str, str] | None = None,
+    wait: bool = True,
+    **extra: str,
+) -> ServiceProcess:
+    """A replica of service `kind` (a key of SERVICES) named `name` on a free port, with
+    `extra` added to its environment; by default once it is ready."""
+    service = services.SERVICES[kind]
+    env = {**service_env(servers, service.database_user), **services.links(kind, urls), **extra}
+    process = ServiceProcess(service.executable, name, free_port(), env)
+    if wait:
+        process.wait_ready()
+    return process
+
+
+def start_ingestor(servers: Servers, name: str = "ingestor", **extra: str) -> ServiceProcess:
+    return start_service(servers, "ingestor", name, **extra)
+
+
+def start_query(
+    servers: Servers, name: str = "query", *, wait: bool = True, **extra: str
+) -> ServiceProcess:
+    """A query replica that resyncs every second (unless `extra` says otherwise), so a
+    missed announcement is caught up with soon."""
+    return start_service(
+        servers, "query", name, wait=wait, **{"RESYNC_INTERVAL_SECONDS": "1", **extra}
+    )
+
+
+def start_courier(
+    servers: Servers, name: str = "courier", *, gateway_url: str, wait: bool = True, **extra: str
+) -> ServiceProcess:
+    """The courier service asking `gateway_url` (a query replica) for statuses; retries and
+    resyncs come quickly, so that tests and benchmarks see them within seconds."""
+    return start_service(
+        servers,
+        "courier",
+        name,
+        urls={"query": gateway_url},
+        wait=wait,
+        **{
+            "RETRY_INITIAL_SECONDS": "0.2",
+            "RETRY_MAX_SECONDS": "2",
+            "RETRY_POLL_SECONDS": "0.2",
+            "RESYNC_INTERVAL_SECONDS": "2",
+            **extra,
+        },
+    )
