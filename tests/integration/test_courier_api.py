@@ -8,20 +8,13 @@ import pytest
 
 from tests.courier_io import (
     CourierUnderTest,
-    isolated_courier,
     orders_created_in_order,
     phone,
     publish_orders,
     publish_status,
     settled,
 )
-from tests.harness import Servers, ServiceProcess
-
-
-@pytest.fixture
-def courier(servers: Servers, query_replicas: list[ServiceProcess]):
-    with isolated_courier(servers, query_replicas[0]) as running:
-        yield running
+from tests.harness import Servers
 
 
 def assert_json_error(response: httpx.Response, status: int, *words: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 
 from order_shared.events import OrderEvent, encode_event
 from tests.courier_io import (
@@ -22,12 +21,6 @@ from tests.courier_io import (
 )
 from tests.harness import Servers, ServiceProcess, eventually
 from tests.kafka_io import Message, committed_offsets, create_topic, end_offsets, publish
-
-
-@pytest.fixture
-def courier(servers: Servers, query_replicas: list[ServiceProcess]):
-    with isolated_courier(servers, query_replicas[0]) as running:
-        yield running
 
 
 def retried_orders(courier: CourierUnderTest) -> set[str]:

@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from order_shared.events import OrderEvent, encode_event
 from order_shared.topics import ORDER_EVENTS
 from tests.courier_io import (
     CourierUnderTest,
     consumed_everything,
-    isolated_courier,
     orders_created_in_order,
     phone,
     publish_orders,
     publish_status,
     settled,
 )
-from tests.harness import Servers, ServiceProcess, eventually
+from tests.harness import Servers, eventually
 from tests.kafka_io import Message, end_offsets, publish, read_from
-
-
-@pytest.fixture
-def courier(servers: Servers, query_replicas: list[ServiceProcess]):
-    with isolated_courier(servers, query_replicas[0]) as running:
-        yield running
 
 
 def snapshot(courier: CourierUnderTest, order_ids: list[str]) -> tuple[object, ...]:

@@ -4,7 +4,10 @@ noticed in seconds rather than when TCP gives up hours later."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -61,3 +64,29 @@ def create_pool(
             **({"options": options} if options else {}),
         },
     )
+
+
+class ReportsDatabase(Protocol):
+    """A readiness report that says whether PostgreSQL answers."""
+
+    database_reachable: bool
+
+
+async def watch_database(
+    pool: AsyncConnectionPool,
+    readiness: ReportsDatabase,
+    stop: asyncio.Event,
+    *,
+    every_seconds: float,
+) -> None:
+    """Until `stop` is set, ask PostgreSQL `SELECT 1` every `every_seconds` and keep
+    `readiness.database_reachable` to whether it answered within 5 s."""
+    while not stop.is_set():
+        try:
+            async with pool.connection(timeout=5) as connection:
+                await connection.execute("SELECT 1")
+            readiness.database_reachable = True
+        except Exception:
+            readiness.database_reachable = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)

@@ -18,7 +18,6 @@ import uvicorn
 import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
-from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from courier.app import create_app
@@ -30,7 +29,7 @@ from courier.resync import Resync
 from courier.retry_queue import Backoff
 from courier.retry_worker import RetryWorker
 from courier.settings import CourierSettings
-from order_shared.database import create_pool
+from order_shared.database import create_pool, watch_database
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
 
@@ -54,20 +53,6 @@ async def _start_consumer(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> No
     ):
         with attempt:
             await consumer.start()
-
-
-async def _watch_database(
-    pool: AsyncConnectionPool, readiness: Readiness, stop: asyncio.Event
-) -> None:
-    while not stop.is_set():
-        try:
-            async with pool.connection(timeout=5) as connection:
-                await connection.execute("SELECT 1")
-            readiness.database_reachable = True
-        except Exception:
-            readiness.database_reachable = False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=2)
 
 
 async def serve(settings: CourierSettings) -> None:
@@ -136,7 +121,7 @@ async def serve(settings: CourierSettings) -> None:
     )
     resync = Resync(pool, reconciler, interval_seconds=settings.resync_interval_seconds)
     jobs: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
-        "database-watch": lambda stop: _watch_database(pool, readiness, stop),
+        "database-watch": lambda stop: watch_database(pool, readiness, stop, every_seconds=2),
         "order-events-consumer": consume,
         "retry-worker": retries.run,
         "resync": resync.run,

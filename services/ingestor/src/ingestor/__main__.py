@@ -29,7 +29,7 @@ from ingestor.health import Readiness, create_health_app
 from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
 from ingestor.settings import IngestorSettings
-from order_shared.database import create_pool
+from order_shared.database import create_pool, watch_database
 from order_shared.redis_client import create_redis
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
@@ -136,20 +136,6 @@ async def _health_server(readiness: Readiness, settings: IngestorSettings) -> As
         await task
 
 
-async def _watch_database(
-    pool: AsyncConnectionPool, readiness: Readiness, stop: asyncio.Event
-) -> None:
-    while not stop.is_set():
-        try:
-            async with pool.connection(timeout=5) as connection:
-                await connection.execute("SELECT 1")
-            readiness.database_reachable = True
-        except Exception:
-            readiness.database_reachable = False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=5)
-
-
 async def serve(settings: IngestorSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,7 +148,7 @@ async def serve(settings: IngestorSettings) -> None:
         await resources.enter_async_context(_health_server(readiness, settings))
         pool = await resources.enter_async_context(_opened(build_pool(settings)))
         await resources.enter_async_context(
-            _running(_watch_database(pool, readiness, stop), "database-watch", stop)
+            _running(watch_database(pool, readiness, stop, every_seconds=5), "database-watch", stop)
         )
         redis = await resources.enter_async_context(create_redis(settings.redis_url))
         producer = await resources.enter_async_context(
