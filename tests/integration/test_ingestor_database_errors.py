@@ -49,7 +49,7 @@ def admin(servers: Servers, statement: str) -> None:
 def test_a_revoked_privilege_pauses_the_ingestor_instead_of_dead_lettering(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    batch = sample_orders(9201, 10)
+    batch = sample_orders(41201, 10)
     dlq_before = end_offsets(servers.kafka_bootstrap, ORDERS_DLQ)
     ingestor.restart(PROGRESS_DEADLINE_SECONDS="3")
     ingestor.wait_ready()

@@ -62,9 +62,9 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
     before, during, after = (
-        sample_orders(9101, 30),
-        sample_orders(9102, 30),
-        sample_orders(9103, 10),
+        sample_orders(41101, 30),
+        sample_orders(41102, 30),
+        sample_orders(41103, 10),
     )
     # Small batches: while the first waits, the next one is already fetched and validated,
     # so the only poll left is the one of the wait itself.
@@ -106,7 +106,7 @@ def test_no_record_is_lost_when_the_group_rebalances_while_writes_wait(
 def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = sample_orders(9104, 1)
+    (order,) = sample_orders(41104, 1)
     newer = msgspec.structs.replace(order, customer_id="written-by-the-new-owner")
     key = order.order_uid.encode()
     ingestor.stop()
@@ -155,7 +155,7 @@ def test_an_ingestor_that_lost_its_partitions_cannot_overwrite_newer_content(
 def test_a_replay_of_two_contents_of_one_order_changes_nothing(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    (order,) = sample_orders(9105, 1)
+    (order,) = sample_orders(41105, 1)
     newer = msgspec.structs.replace(order, customer_id="the-newer-content")
     key = order.order_uid.encode()
     start = end_offsets(servers.kafka_bootstrap, ORDERS)

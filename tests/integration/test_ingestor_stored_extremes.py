@@ -33,7 +33,7 @@ def test_the_relay_skips_an_event_it_cannot_decode_and_publishes_the_rest(
         " VALUES ('undecodable-event', 'created', %s, 1)",
         (BEYOND_YEAR_9999,),
     )
-    order = generate_order(random.Random(9301))
+    order = generate_order(random.Random(41301))
     key = order.order_uid.encode()
     events_start = end_offsets(servers.kafka_bootstrap, ORDER_EVENTS)
 
@@ -57,7 +57,7 @@ def test_the_relay_skips_an_event_it_cannot_decode_and_publishes_the_rest(
 def test_a_status_change_applies_to_an_order_whose_stored_date_has_no_utc_form(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
-    order = generate_order(random.Random(9302))
+    order = generate_order(random.Random(41302))
     uid = order.order_uid
     publish(servers.kafka_bootstrap, ORDERS, [Message(uid.encode(), encode_order(order))])
     eventually(lambda: order_row(servers.admin_database_url, uid))
