@@ -10,10 +10,18 @@ from devstack.servers import ServerPorts
 from devstack.services import SERVICES, Service
 
 
-def test_make_up_runs_one_ingestor_and_two_query_replicas_on_the_contract_ports() -> None:
+def test_make_up_runs_its_services_on_the_contract_ports() -> None:
     replicas = [(replica.name, replica.port) for replica in stack.replicas()]
 
-    assert replicas == [("ingestor", 8081), ("query-1", 8080), ("query-2", 8090)]
+    assert replicas == [("ingestor", 8081), ("query-1", 8080), ("query-2", 8090), ("courier", 8082)]
+
+
+def test_make_up_gives_the_courier_the_first_query_replica_as_its_gateway() -> None:
+    (courier,) = [
+        command for command in stack.replica_commands(ServerPorts()) if command.name == "courier"
+    ]
+
+    assert courier.env["ORDER_GATEWAY_URL"] == "http://127.0.0.1:8080"
 
 
 def test_a_service_reads_the_servers_and_logs_in_as_its_own_user() -> None:
