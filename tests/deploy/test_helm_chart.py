@@ -311,3 +311,26 @@ def test_dev_jaeger_is_probed_on_its_health_extension_not_its_ui(
     for probe in ("livenessProbe", "readinessProbe"):
         check = container[probe]["httpGet"]
         assert (ports[check["port"]], check["path"]) == (13133, "/status"), probe
+
+
+@pytest.mark.parametrize(
+    "paths, complaint",
+    [
+        ("{/api/v1/couriers}", "/api/v1/couriers is claimed by services.courier already"),
+        ("{/}", "/ is ingress.service's"),
+    ],
+)
+def test_an_ingress_path_claimed_twice_is_refused_with_the_reason(
+    paths: str, complaint: str
+) -> None:
+    result = run(
+        tool("helm"),
+        "template",
+        RELEASE,
+        CHART,
+        "--set",
+        f"services.ingestor.ingressPaths={paths}",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert complaint in result.stderr
