@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -74,9 +75,12 @@ def test_compose_comes_up_in_the_right_order_with_no_manual_step(compose: dict) 
         assert order.index(service) > order.index("migrations")
     assert order.index("proxy") > max(order.index("query-1"), order.index("query-2"))
     assert order.index("demo-orders") > order.index("ingestor")
-    # The courier's gateway is the query service behind the proxy; its topic comes from the
-    # migrations; the demo couriers are added through its API.
-    assert order.index("courier") > max(order.index(s) for s in ("migrations", "kafka", "proxy"))
+    # The courier's gateway is the query service; its topic comes from the migrations; the
+    # proxy resolves its name at start; the demo couriers are added through its API.
+    assert order.index("courier") > max(
+        order.index(s) for s in ("migrations", "kafka", "query-1", "query-2")
+    )
+    assert order.index("proxy") > order.index("courier")
     assert order.index("demo-couriers") > order.index("courier")
 
 
@@ -194,3 +198,15 @@ def test_the_demo_couriers_are_the_ones_make_up_adds(compose: dict) -> None:
     compile(script, "demo-couriers", "exec")
     assert "http://courier:8082/api/v1/couriers" in script
     assert "(201, 409)" in script, "a rerun finds them there already"
+
+
+def test_the_courier_gateway_is_a_name_every_query_replica_answers_to(compose: dict) -> None:
+    """Like the query Service in a cluster: the courier reaches whichever replicas run."""
+    services = compose["services"]
+    gateway = urlsplit(services["courier"]["environment"]["ORDER_GATEWAY_URL"])
+    for replica in ("query-1", "query-2"):
+        aliases = services[replica]["networks"]["default"]["aliases"]
+        assert gateway.hostname in aliases, replica
+        assert str(gateway.port) == services[replica]["environment"]["PORT"], replica
+    others = [name for name, s in services.items() if gateway.hostname in str(s.get("networks"))]
+    assert sorted(others) == ["query-1", "query-2"]
