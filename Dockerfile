@@ -3,9 +3,10 @@
 # workspace and its lockfile live there); PACKAGE names the workspace member to install:
 #   docker build --target ingestor   --build-arg PACKAGE=order-ingestor   -t order-ingestor .
 #   docker build --target query      --build-arg PACKAGE=order-query      -t order-query .
+#   docker build --target courier    --build-arg PACKAGE=order-courier    -t order-courier .
 #   docker build --target producer   --build-arg PACKAGE=order-producer   -t order-producer .
 #   docker build --target migrations --build-arg PACKAGE=order-migrations -t order-migrations .
-# Tilt builds ingestor-dev and query-dev, which it live-updates.
+# Tilt builds ingestor-dev, query-dev and courier-dev, which it live-updates.
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
@@ -85,6 +86,19 @@ USER 10001:10001
 FROM query AS query-dev
 USER 0:0
 RUN chown -R app:app /app/web /app/.venv/lib/python3.11/site-packages/query \
+        /app/.venv/lib/python3.11/site-packages/order_shared
+USER 10001:10001
+
+# --- courier: courier assignments from order-events; its API, health and metrics on 8082 ---
+FROM service AS courier
+ENV PORT=8082
+EXPOSE 8082
+ENTRYPOINT ["order-courier"]
+USER 10001:10001
+
+FROM courier AS courier-dev
+USER 0:0
+RUN chown -R app:app /app/.venv/lib/python3.11/site-packages/courier \
         /app/.venv/lib/python3.11/site-packages/order_shared
 USER 10001:10001
 

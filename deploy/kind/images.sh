@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make kind-images`: build our four images and hand them to the kind cluster, for a plain
+# `make kind-images`: build our five images and hand them to the kind cluster, for a plain
 # `helm install` without Tilt (Tilt builds and pushes them itself).
 #
 #   bash deploy/kind/images.sh load   # `kind load docker-image` into the cluster's node
@@ -15,7 +15,7 @@ cluster=order-service
 registry="localhost:${REGISTRY_PORT:-5001}"
 tag="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/deploy/helm/Chart.yaml")"
 # One Dockerfile target per image; PACKAGE is the workspace member it installs.
-targets=(ingestor query producer migrations)
+targets=(ingestor query courier producer migrations)
 
 for target in "${targets[@]}"; do
     image="order-$target:$tag"

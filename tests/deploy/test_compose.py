@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 import yaml
 
+from devstack.demo_couriers import DEMO_COURIERS
 from tests.deploy.conftest import COMPOSE_FILE, REPO, compose_schema_path
 
 ONE_SHOT = "x-one-shot"
@@ -73,6 +75,13 @@ def test_compose_comes_up_in_the_right_order_with_no_manual_step(compose: dict) 
         assert order.index(service) > order.index("migrations")
     assert order.index("proxy") > max(order.index("query-1"), order.index("query-2"))
     assert order.index("demo-orders") > order.index("ingestor")
+    # The courier's gateway is the query service; its topic comes from the migrations; the
+    # proxy resolves its name at start; the demo couriers are added through its API.
+    assert order.index("courier") > max(
+        order.index(s) for s in ("migrations", "kafka", "query-1", "query-2")
+    )
+    assert order.index("proxy") > order.index("courier")
+    assert order.index("demo-couriers") > order.index("courier")
 
 
 def test_the_proxy_spreads_the_page_and_api_over_both_query_replicas(compose: dict) -> None:
@@ -102,7 +111,7 @@ def test_our_containers_are_locked_down(compose: dict) -> None:
             assert "no-new-privileges:true" in service.get("security_opt", []), name
 
 
-@pytest.mark.parametrize("name", ["ingestor", "query-1", "query-2"])
+@pytest.mark.parametrize("name", ["ingestor", "query-1", "query-2", "courier"])
 def test_service_healthchecks_probe_readiness_on_the_service_port(compose: dict, name: str):
     service = compose["services"][name]
     port = service["environment"]["PORT"]
@@ -161,3 +170,43 @@ def test_the_kafka_healthcheck_runs_a_small_jvm(compose: dict) -> None:
 def test_jaeger_is_healthy_by_its_health_extension_not_its_ui(compose: dict) -> None:
     command = " ".join(compose["services"]["jaeger"]["healthcheck"]["test"])
     assert "http://127.0.0.1:13133/status" in command
+
+
+def test_the_proxy_sends_the_courier_api_to_the_courier_service(compose: dict) -> None:
+    """As the chart's Ingress does (Prefix paths: the path and what lies below it), so the
+    page reaches the courier API on its own origin."""
+    config = _nginx_config(compose)
+    upstream = re.search(r"upstream courier \{(.*?)\}", config, re.DOTALL).group(1)
+    port = compose["services"]["courier"]["environment"]["PORT"]
+    assert re.search(rf"^\s*server courier:{port} resolve;", upstream, re.MULTILINE)
+    (pattern,) = re.findall(r"location ~ (\S+) \{\s*proxy_pass http://courier;", config)
+    courier_paths = ["/api/v1/couriers", "/api/v1/couriers/7", "/api/v1/couriers/stats"]
+    courier_paths += ["/api/v1/assignments/x", "/api/v1/assignments"]
+    for path in courier_paths:
+        assert re.search(pattern, path), path
+    for path in ["/", "/api/v1/orders/x", "/api/v1/couriersx", "/app.js", "/schema"]:
+        assert not re.search(pattern, path), path
+
+
+def test_the_demo_couriers_are_the_ones_make_up_adds(compose: dict) -> None:
+    demo = compose["services"]["demo-couriers"]
+    source = next(v.split(":")[0] for v in demo["volumes"] if "couriers.json" in v)
+    assert json.loads((COMPOSE_FILE.parent / source).read_text()) == list(DEMO_COURIERS)
+    assert demo["image"] == compose["services"]["courier"]["image"]
+    assert demo["entrypoint"] == ["python", "-c"]
+    (script,) = demo["command"]
+    compile(script, "demo-couriers", "exec")
+    assert "http://courier:8082/api/v1/couriers" in script
+    assert "(201, 409)" in script, "a rerun finds them there already"
+
+
+def test_the_courier_gateway_is_a_name_every_query_replica_answers_to(compose: dict) -> None:
+    """Like the query Service in a cluster: the courier reaches whichever replicas run."""
+    services = compose["services"]
+    gateway = urlsplit(services["courier"]["environment"]["ORDER_GATEWAY_URL"])
+    for replica in ("query-1", "query-2"):
+        aliases = services[replica]["networks"]["default"]["aliases"]
+        assert gateway.hostname in aliases, replica
+        assert str(gateway.port) == services[replica]["environment"]["PORT"], replica
+    others = [name for name, s in services.items() if gateway.hostname in str(s.get("networks"))]
+    assert sorted(others) == ["query-1", "query-2"]

@@ -69,18 +69,9 @@ def test_the_dependency_layer_sees_every_workspace_manifest() -> None:
     assert mounted == {"uv.lock", "pyproject.toml", *manifests}
 
 
-# Programs that run with `make up` and in the tests but have no image yet, and why.
-NOT_YET_PACKAGED = {
-    "courier": "its target, Compose service, chart entry and Tiltfile resource are the "
-    "remaining part of issue 13",
-}
-
-
 def test_every_workspace_program_has_a_target_that_installs_it() -> None:
     stages = Dockerfile(DOCKERFILE).stages
     programs = {name.removeprefix("order-") for name in workspace_members()} - {"shared"}
-    assert not set(NOT_YET_PACKAGED) & set(stages), "packaged now: drop it from NOT_YET_PACKAGED"
-    programs -= set(NOT_YET_PACKAGED)
     assert programs <= set(stages), programs - set(stages)
     assert set(SHIPPED) == programs
     for build in compose_builds().values():
@@ -98,7 +89,7 @@ def test_image_has_no_build_tools_and_runs_unprivileged(target: str) -> None:
     assert instructions(chain, "USER")[-1] == "10001:10001"
 
 
-@pytest.mark.parametrize("target", ["ingestor-dev", "query-dev"])
+@pytest.mark.parametrize("target", ["ingestor-dev", "query-dev", "courier-dev"])
 def test_dev_targets_run_unprivileged_too(target: str) -> None:
     assert instructions(Dockerfile(DOCKERFILE).chain(target), "USER")[-1] == "10001:10001"
 

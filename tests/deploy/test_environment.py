@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
+from courier.settings import CourierSettings
 from ingestor.settings import IngestorSettings
 from order_migrations.job import MigrationSettings
 from order_migrations.logins import LOGIN_PREFIX
@@ -27,6 +28,7 @@ SETTINGS_BY_PROCESS: dict[str, type[BaseSettings]] = {
     "query": QuerySettings,
     "query-1": QuerySettings,
     "query-2": QuerySettings,
+    "courier": CourierSettings,
     "migrations": MigrationSettings,
     "demo-orders": ServiceSettings,
 }
@@ -126,7 +128,7 @@ def chart_processes(rendering: Rendering):
 
 def test_the_chart_deploys_every_process_that_has_settings(kind_rendering: Rendering) -> None:
     deployed = {process for process, _ in chart_processes(kind_rendering)}
-    assert deployed == {"ingestor", "query", "migrations", "demo-orders"}
+    assert deployed == {"ingestor", "query", "courier", "migrations", "demo-orders"}
 
 
 def test_the_chart_sets_every_variable_each_process_reads(rendering: Rendering) -> None:
@@ -160,12 +162,17 @@ def test_each_service_logs_in_with_its_own_database_role(kind_rendering: Renderi
     for process, environment in chart_processes(kind_rendering):
         if "DATABASE_URL" in required(process):
             users[process] = environment["DATABASE_URL"].split("://")[1].split(":")[0]
-    assert users == {"ingestor": "order_ingestor", "query": "order_query"}
+    assert users == {
+        "ingestor": "order_ingestor",
+        "query": "order_query",
+        "courier": "order_courier_app",
+    }
     job = kind_rendering.named("Job", f"{RELEASE}-migrations-1")
     (container,) = job["spec"]["template"]["spec"]["containers"]
     logins = container_environment(kind_rendering, {}, container)
     assert "order_ingestor" in logins["LOGIN_FOR_ORDER_WRITER"]
     assert "order_query" in logins["LOGIN_FOR_ORDER_READER"]
+    assert "order_courier_app" in logins["LOGIN_FOR_ORDER_COURIER"]
 
 
 # --- Compose ---------------------------------------------------------------------------
@@ -179,7 +186,7 @@ def compose_processes(compose: dict):
             yield name, {key: str(value) for key, value in environment.items()}
 
 
-COMPOSE_PROCESSES = ("ingestor", "query-1", "query-2", "migrations", "demo-orders")
+COMPOSE_PROCESSES = ("ingestor", "query-1", "query-2", "courier", "migrations", "demo-orders")
 
 
 def test_compose_runs_every_process_that_has_settings(compose: dict) -> None:
@@ -197,3 +204,18 @@ def test_compose_sets_exactly_what_each_process_reads(compose: dict, process: st
     load_through(SETTINGS_BY_PROCESS[process], environment)
     if "HOST" in required(process):
         assert environment["HOST"] == "0.0.0.0"
+
+
+def test_each_compose_service_logs_in_with_a_login_the_migrations_create(compose: dict) -> None:
+    """The migrations make each service's dev login a member of its group role: a service
+    whose user they do not create could not log in at all."""
+    processes = dict(compose_processes(compose))
+    logins = {
+        value.split("://")[1].split(":")[0]
+        for key, value in processes["migrations"].items()
+        if key.startswith(LOGIN_PREFIX)
+    }
+    for process, environment in processes.items():
+        if "DATABASE_URL" in required(process):
+            user = environment["DATABASE_URL"].split("://")[1].split(":")[0]
+            assert user in logins, f"{process} logs in as {user}, which no LOGIN_FOR_* creates"

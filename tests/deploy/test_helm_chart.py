@@ -54,6 +54,7 @@ def test_every_rendered_manifest_is_valid_kubernetes(
         (("--set", "services.query.replicas=two"), "got string, want integer"),
         (("--set", "services.query.resources.limits=null"), "missing property 'limits'"),
         (("--set", "ingress.hostname=x"), "additional properties 'hostname' not allowed"),
+        (("--set", "services.courier.ingressPaths={api}"), "/services/courier/ingressPaths/0"),
         (("--set", "dev.kafka.image=apache/kafka:latest"), "/dev/kafka/image"),
         (("--set", "connections.logLevel=info"), "/connections/logLevel"),
         (("--set", "podSecurityContext.runAsNonRoot=false"), "/podSecurityContext/runAsNonRoot"),
@@ -108,7 +109,7 @@ def test_production_deploys_no_servers_and_expects_an_existing_secret(
         doc["metadata"]["labels"]["app.kubernetes.io/component"]
         for doc in default_rendering.of_kind("Deployment")
     }
-    assert components == {"ingestor", "query"}
+    assert components == {"ingestor", "query", "courier"}
     assert default_rendering.of_kind("Secret") == []
 
 
@@ -118,7 +119,7 @@ def test_kind_values_run_migrations_as_an_ordinary_job_with_dev_servers(
     job = kind_rendering.named("Job", f"{RELEASE}-migrations-1")
     assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
     env = {item["name"] for item in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert {"LOGIN_FOR_ORDER_WRITER", "LOGIN_FOR_ORDER_READER"} <= env
+    assert {"LOGIN_FOR_ORDER_WRITER", "LOGIN_FOR_ORDER_READER", "LOGIN_FOR_ORDER_COURIER"} <= env
     for server in ("kafka", "postgres", "redis", "jaeger"):
         kind_rendering.named("Deployment", f"{RELEASE}-{server}")
         kind_rendering.named("Service", f"{RELEASE}-{server}")
@@ -173,15 +174,34 @@ def test_every_service_selects_exactly_its_own_pods(rendering: Rendering) -> Non
             assert port["targetPort"] in ports
 
 
-def test_ingress_sends_the_page_and_the_api_to_the_query_service(rendering: Rendering) -> None:
+def ingress_routes(rendering: Rendering) -> dict[str, str]:
+    """Ingress path -> the component of the Service it sends to (whose port it names)."""
     (ingress,) = rendering.of_kind("Ingress")
     (rule,) = ingress["spec"]["rules"]
-    (path,) = rule["http"]["paths"]
-    assert path["path"] == "/" and path["pathType"] == "Prefix"
-    backend = path["backend"]["service"]
-    service = rendering.named("Service", backend["name"])
-    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
-    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "query"
+    routes = {}
+    for path in rule["http"]["paths"]:
+        assert path["pathType"] == "Prefix", path
+        backend = path["backend"]["service"]
+        service = rendering.named("Service", backend["name"])
+        assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+        routes[path["path"]] = service["metadata"]["labels"]["app.kubernetes.io/component"]
+    return routes
+
+
+def test_ingress_sends_the_page_and_the_api_to_the_query_service(rendering: Rendering) -> None:
+    assert ingress_routes(rendering)["/"] == "query"
+
+
+def test_ingress_sends_the_courier_api_to_the_courier_service(rendering: Rendering) -> None:
+    routes = ingress_routes(rendering)
+    assert routes["/api/v1/couriers"] == "courier"
+    assert routes["/api/v1/assignments"] == "courier"
+    assert set(routes) == {"/", "/api/v1/couriers", "/api/v1/assignments"}
+
+
+def test_a_disabled_service_takes_its_ingress_paths_with_it() -> None:
+    rendering = Rendering("no courier", helm_template("--set", "services.courier.enabled=false"))
+    assert ingress_routes(rendering) == {"/": "query"}
 
 
 def test_notes_tell_the_user_how_to_reach_the_page(tmp_path: Path) -> None:
@@ -209,10 +229,12 @@ def test_notes_tell_the_user_how_to_reach_the_page(tmp_path: Path) -> None:
     assert "http://localhost:8000/" in notes
     assert f"port-forward service/{RELEASE}-query 8080:8080" in notes
     assert "http://127.0.0.1:16686/" in notes
+    assert f"port-forward service/{RELEASE}-courier 8082:8082" in notes
+    assert "/api/v1/couriers and /api/v1/assignments" in notes
 
 
 def test_config_changes_roll_the_pods(default_rendering: Rendering) -> None:
-    for name in ("ingestor", "query"):
+    for name in ("ingestor", "query", "courier"):
         deployment = default_rendering.named("Deployment", f"{RELEASE}-{name}")
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert {"checksum/config", "checksum/secret"} <= annotations.keys()
@@ -289,3 +311,26 @@ def test_dev_jaeger_is_probed_on_its_health_extension_not_its_ui(
     for probe in ("livenessProbe", "readinessProbe"):
         check = container[probe]["httpGet"]
         assert (ports[check["port"]], check["path"]) == (13133, "/status"), probe
+
+
+@pytest.mark.parametrize(
+    "paths, complaint",
+    [
+        ("{/api/v1/couriers}", "/api/v1/couriers is claimed by services.courier already"),
+        ("{/}", "/ is ingress.service's"),
+    ],
+)
+def test_an_ingress_path_claimed_twice_is_refused_with_the_reason(
+    paths: str, complaint: str
+) -> None:
+    result = run(
+        tool("helm"),
+        "template",
+        RELEASE,
+        CHART,
+        "--set",
+        f"services.ingestor.ingressPaths={paths}",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert complaint in result.stderr

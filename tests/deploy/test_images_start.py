@@ -3,7 +3,8 @@ out (tests/deploy/image_layout.py), run chrooted at the image's paths, as the im
 
 Each entry point is started far enough to prove that its imports and its default paths
 resolve in the image, on the test session's real servers where that changes nothing the
-other tests see (a scratch database, a scratch topic, an unreachable Kafka for the ingestor).
+other tests see (a scratch database, a scratch topic, an unreachable Kafka for the ingestor
+and the courier service, whose consumers would otherwise join the shared topics).
 """
 
 from __future__ import annotations
@@ -194,6 +195,50 @@ def test_ingestor_image_starts_and_reaches_for_kafka(
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 503
         assert ready.json()["consumer_started"] is False
+    finally:
+        _stop(process)
+
+
+def test_courier_image_serves_its_api_and_reaches_for_kafka(
+    image: Callable[[str], ImageRoot], servers: Servers, tmp_path: Path
+) -> None:
+    """Against an unreachable Kafka it serves liveness and its API from its own database
+    login, reports itself not ready because its consumer has not joined, and says why."""
+    courier = image("order-courier")
+    port = free_port()
+    log = tmp_path / "courier.log"
+    process = _start(
+        courier,
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "DATABASE_URL": servers.database_url("order_courier_app"),
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            # Never called here: no record arrives from the unreachable Kafka.
+            "ORDER_GATEWAY_URL": f"http://127.0.0.1:{free_port()}",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+        },
+        log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def reaching_for_kafka_with_the_database_up() -> bool:
+            assert process.poll() is None, log.read_text()
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+            except httpx.HTTPError:
+                return False
+            return ready.json()["database_reachable"] and "Kafka unreachable" in log.read_text()
+
+        eventually(reaching_for_kafka_with_the_database_up, timeout=90)
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["consumer_joined"] is False
+        couriers = httpx.get(f"{base}/api/v1/couriers", params={"limit": 1}, timeout=5)
+        assert couriers.status_code == 200, couriers.text
+        assert "couriers" in couriers.json()
     finally:
         _stop(process)
 

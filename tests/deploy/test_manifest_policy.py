@@ -46,7 +46,11 @@ def test_jobs_have_a_deadline_instead_of_probes(rendering: Rendering) -> None:
 
 
 def test_our_services_probe_their_real_health_endpoints(rendering: Rendering) -> None:
-    expected = {"ingestor": ("/healthz", "/readyz"), "query": ("/healthz", "/readyz")}
+    expected = {
+        "ingestor": ("/healthz", "/readyz"),
+        "query": ("/healthz", "/readyz"),
+        "courier": ("/healthz", "/readyz"),
+    }
     for _, _, container in containers(rendering):
         if container["name"] in expected:
             liveness, readiness = expected[container["name"]]

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
+from courier.app import create_app as create_courier_app
+from courier.health import Readiness
 from query.http.app import create_app
 from query.settings import QuerySettings
 from tests.deploy.conftest import (
@@ -100,8 +103,10 @@ def test_configuration_is_applied_before_the_servers_that_read_it(tilt_calls: li
 def test_migrations_run_before_the_services_and_after_the_servers(tilt_calls: list[dict]):
     by_name = resources(tilt_calls)
     assert set(by_name["migrations"]["resource_deps"]) >= {"postgres", "kafka"}
-    for service in ("ingestor", "query"):
+    for service in ("ingestor", "query", "courier"):
         assert "migrations" in by_name[service]["resource_deps"], service
+    # The courier's gateway is the query service.
+    assert "query" in by_name["courier"]["resource_deps"]
     assert "ingestor" in by_name["demo-orders"]["resource_deps"]
     assert set(SERVERS) <= set(by_name)
 
@@ -118,13 +123,14 @@ def test_resources_are_labelled_and_expose_their_ui(tilt_calls: list[dict]) -> N
         assert resource["labels"], f"{name} has no label"
     assert [pf["local_port"] for pf in by_name["query"]["port_forwards"]] == [8080]
     assert [pf["local_port"] for pf in by_name["jaeger"]["port_forwards"]] == [16686]
+    assert [pf["local_port"] for pf in by_name["courier"]["port_forwards"]] == [8082]
     assert any(link["url"] == "http://localhost:8000/" for link in by_name["query"]["links"])
 
 
 def test_live_update_syncs_existing_sources_into_the_installed_packages(
     tilt_images: dict,
 ) -> None:
-    for ref in ("order-ingestor", "order-query"):
+    for ref in ("order-ingestor", "order-query", "order-courier"):
         build = tilt_images[ref]
         dockerfile = (REPO / build["dockerfile"]).read_text()
         assert re.search(rf"^FROM .* AS {build['target']}$", dockerfile, re.MULTILINE)
@@ -145,9 +151,30 @@ def test_live_update_syncs_existing_sources_into_the_installed_packages(
         assert build["entrypoint"][0] == "watchfiles"
 
 
-async def test_every_link_to_the_ingress_answers_from_the_query_app(tilt_calls: list[dict]):
-    """The links are paths of the query service behind the ingress: ask the real app (built
-    offline; its lifespan, which would reach for the servers, is not run)."""
+def ingress_backend(rendering: Rendering, path: str) -> str:
+    """The component the Ingress sends `path` to: its longest Prefix path that matches,
+    element by element, as Kubernetes matches them."""
+    (ingress,) = rendering.of_kind("Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    matching = [
+        entry
+        for entry in rule["http"]["paths"]
+        if entry["path"] == "/"
+        or path == entry["path"]
+        or path.startswith(entry["path"].rstrip("/") + "/")
+    ]
+    longest = max(matching, key=lambda entry: len(entry["path"]))
+    service = rendering.named("Service", longest["backend"]["service"]["name"])
+    return service["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+async def test_every_link_to_the_ingress_answers_from_the_service_behind_it(
+    tilt_calls: list[dict], tilt_rendering: Rendering
+):
+    """The links are paths behind the ingress: ask the real app of the service the Ingress
+    routes each to (built offline; nothing that would reach for the servers is run). The
+    query app answers its links; the courier's answers read its database, so for those the
+    courier app must have the route (its OpenAPI schema lists it)."""
     by_name = resources(tilt_calls)
     ingress = next(link["url"] for link in by_name["query"]["links"] if "ingress" in link["name"])
     paths = [
@@ -156,10 +183,19 @@ async def test_every_link_to_the_ingress_answers_from_the_query_app(tilt_calls: 
         for link in resource["links"]
         if link["url"].startswith(ingress)
     ]
-    assert len(paths) >= 2, paths
+    by_backend = {
+        backend: [path for path in paths if ingress_backend(tilt_rendering, path) == backend]
+        for backend in ("query", "courier")
+    }
+    assert len(by_backend["query"]) >= 2 and by_backend["courier"], by_backend
+    assert sum(map(len, by_backend.values())) == len(paths), paths
     app = create_app(QuerySettings(database_url="postgresql://nobody:x@127.0.0.1:9/orders"))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
-        for path in paths:
+        for path in by_backend["query"]:
             response = await client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code}"
+    pool = AsyncConnectionPool("postgresql://nobody:x@127.0.0.1:9/orders", open=False)
+    courier_routes = create_courier_app(pool, Readiness()).openapi_schema.paths or {}
+    for path in by_backend["courier"]:
+        assert path in courier_routes, f"{path}: not a route of the courier API"
