@@ -8,19 +8,21 @@ Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import threading
 
-from devstack import stack
+from devstack import jaeger, stack
 
 
 def _publish_demo_orders(ports: stack.Ports) -> None:
     producer = [sys.executable, "-m", "producer", "--bootstrap-servers", f"127.0.0.1:{ports.kafka}"]
-    subprocess.run([*producer, "--canonical"], check=True)
+    env = {**os.environ, **stack.service_environment(ports)}
+    subprocess.run([*producer, "--canonical"], check=True, env=env)
     # Seeded, so a second `make up` re-sends the same orders and changes nothing.
-    subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True)
+    subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True, env=env)
 
 
 def _print_urls(ports: stack.Ports) -> None:
@@ -35,6 +37,8 @@ Order Service is up.
   Kafka          127.0.0.1:{ports.kafka}
   PostgreSQL     127.0.0.1:{ports.postgres}
   Redis          127.0.0.1:{ports.redis}
+  Jaeger API     {jaeger.query_url(ports.jaeger)}/api/traces/<trace id>  (no UI assets)
+  OTLP           {jaeger.otlp_endpoint(ports.jaeger)}  127.0.0.1:{ports.jaeger.otlp_grpc} (gRPC)
   logs           {stack.STATE / "logs"}
 Publish more orders with `make demo`. Ctrl-C (or `make down`) stops everything.
 """,

@@ -8,12 +8,12 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from devstack import kafka_broker, postgres, redis_server
+from devstack import jaeger, kafka_broker, postgres, redis_server
 from devstack.process import ServerCommand
 from order_migrations.release import prepare_release
 
@@ -29,6 +29,7 @@ class Ports:
     kafka_controller: int = 9093
     ingestor: int = 8081
     query: tuple[int, ...] = (8080, 8090)
+    jaeger: jaeger.JaegerPorts = field(default_factory=jaeger.JaegerPorts)
 
 
 def service_environment(ports: Ports) -> dict[str, str]:
@@ -36,6 +37,7 @@ def service_environment(ports: Ports) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
         "REDIS_URL": redis_server.url(ports.redis),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports.jaeger),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -78,6 +80,7 @@ def server_commands(ports: Ports) -> list[ServerCommand]:
             "kafka",
             kafka_broker.prepare_broker(libs, STATE / "kafka", ports.kafka, ports.kafka_controller),
         ),
+        jaeger.prepare_server(ports.jaeger),
     ]
 
 
@@ -176,6 +179,7 @@ def up(ports: Ports) -> None:
     postgres.wait_until_ready(ports.postgres)
     redis_server.wait_until_ready(ports.redis)
     kafka_broker.wait_until_ready(f"127.0.0.1:{ports.kafka}", timeout=120)
+    jaeger.wait_until_ready(ports.jaeger)
     postgres.create_database(ports.postgres)
     prepare_release(
         postgres.admin_url(ports.postgres), f"127.0.0.1:{ports.kafka}", postgres.SERVICE_LOGINS
