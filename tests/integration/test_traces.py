@@ -30,10 +30,13 @@ def traced_ingestor(
     ingestor: ServiceProcess, jaeger_ports: jaeger.JaegerPorts
 ) -> Iterator[ServiceProcess]:
     """The session's ingestor, restarted to export its spans to Jaeger; restored after."""
-    ingestor.restart(OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint(jaeger_ports))
+    ingestor.restart(
+        OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint(jaeger_ports),
+        OTEL_TRACES_SAMPLER="parentbased_always_on",
+    )
     ingestor.wait_ready()
     yield ingestor
-    ingestor.restart(OTEL_EXPORTER_OTLP_ENDPOINT="")
+    ingestor.restart(OTEL_EXPORTER_OTLP_ENDPOINT="", OTEL_TRACES_SAMPLER="")
     ingestor.wait_ready()
 
 
@@ -45,6 +48,8 @@ def run_producer(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap,
         "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports),
+        # Every order traced: the default records one trace in a hundred.
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
     }
     subprocess.run(
         [sys.executable, "-m", "producer", *args], input=stdin, env=env, check=True, timeout=60

@@ -237,17 +237,18 @@ class OrderIngestor(ConsumerRebalanceListener):
             announced = await self._announcer.announce(changes)
             if not announced:
                 metrics.ANNOUNCE_FAILURES.inc()
-            changed = {change.order_uid for change in changes}
-            batch.spans.step(
-                f"{CHANGES_CHANNEL} publish",
-                [
-                    *(o.record for o in validated.orders if o.order.order_uid in changed),
-                    *(s.record for s in validated.statuses if s.change.order_uid in changed),
-                ],
-                started,
-                trace.SpanKind.PRODUCER,
-                {"messaging.system": "redis", "ingestor.announced": str(announced).lower()},
-            )
+            if batch.spans.recording:
+                changed = {change.order_uid for change in changes}
+                batch.spans.step(
+                    f"{CHANGES_CHANNEL} publish",
+                    [
+                        *(o.record for o in validated.orders if o.order.order_uid in changed),
+                        *(s.record for s in validated.statuses if s.change.order_uid in changed),
+                    ],
+                    started,
+                    trace.SpanKind.PRODUCER,
+                    {"messaging.system": "redis", "ingestor.announced": str(announced).lower()},
+                )
         batch.spans.end("committed")
 
     async def _acknowledged(self) -> None:
@@ -310,13 +311,14 @@ class OrderIngestor(ConsumerRebalanceListener):
                 error,
             )
             result = await self._write_one_by_one(batch, orders, statuses)
-        batch.spans.step(
-            "orders write",
-            [*(order.record for order in orders), *(status.record for status in statuses)],
-            started,
-            trace.SpanKind.CLIENT,
-            {"db.system.name": "postgresql"},
-        )
+        if batch.spans.recording:
+            batch.spans.step(
+                "orders write",
+                [*(order.record for order in orders), *(status.record for status in statuses)],
+                started,
+                trace.SpanKind.CLIENT,
+                {"db.system.name": "postgresql"},
+            )
         return result
 
     async def _write_one_by_one(

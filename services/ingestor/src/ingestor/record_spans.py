@@ -24,10 +24,13 @@ tracer = trace.get_tracer("ingestor")
 class RecordSpans:
     """The consumer spans of one fetched batch, by record."""
 
-    __slots__ = ("_spans",)
+    __slots__ = ("_spans", "recording")
 
     def __init__(self, records: Iterable[ConsumerRecord]) -> None:
         self._spans: dict[int, trace.Span] = {}
+        # False when no record of the batch is sampled: the steps then make no spans, and
+        # callers need not even gather their records.
+        self.recording = False
         for record in records:
             span = tracer.start_span(
                 f"{record.topic} process",
@@ -35,6 +38,7 @@ class RecordSpans:
                 kind=trace.SpanKind.CONSUMER,
             )
             if span.is_recording():
+                self.recording = True
                 span.set_attributes(
                     {
                         "messaging.system": "kafka",
@@ -63,6 +67,8 @@ class RecordSpans:
         attributes: dict[str, str] | None = None,
     ) -> None:
         """A span from `started_ns` to now under each recording record span."""
+        if not self.recording:
+            return
         ended_ns = time.time_ns()
         for record in records:
             parent = self._spans.get(id(record))
