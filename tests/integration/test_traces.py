@@ -99,6 +99,7 @@ def test_each_order_is_one_trace_from_the_producer_through_the_outbox(
         (processed,) = whole.named(f"{ORDERS} process", "ingestor")
         assert processed.parent_id == published.span_id
         assert published.parent_id is None  # the producer began the trace
+        assert published.tags["messaging.kafka.message.key"] == order_uid
         children = {span.name: span for span in whole.children_of(processed)}
         assert {"orders write", "orders:changes publish", f"{ORDER_EVENTS} publish"} <= set(
             children
