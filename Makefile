@@ -5,7 +5,8 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: up down status demo test lint bench prerequisites
 
-up: prerequisites ## start PostgreSQL, Redis, Kafka, the ingestor, two query replicas and the courier service; Ctrl-C stops
+up: prerequisites ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
+	@bash scripts/install-jaeger.sh
 	$(UV) run --frozen python -m devstack up
 
 down: ## stop everything `make up` started

@@ -1,6 +1,6 @@
 """`python -m devstack up|down|status`: the local stack behind `make up` and `make down`.
 
-`up` starts PostgreSQL, Redis, Kafka and every service in devstack.services under
+`up` starts PostgreSQL, Redis, Kafka, Jaeger and every service in devstack.services under
 supervisord, adds demo couriers, loads demo orders, prints the URLs and stays in the
 foreground:
 Ctrl-C stops everything it started.
@@ -9,20 +9,22 @@ Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import threading
 
-from devstack import demo_couriers, stack
+from devstack import demo_couriers, jaeger, stack
 from devstack.servers import ServerPorts
 
 
 def _publish_demo_orders(ports: ServerPorts) -> None:
     producer = [sys.executable, "-m", "producer", "--bootstrap-servers", ports.kafka_bootstrap]
-    subprocess.run([*producer, "--canonical"], check=True)
+    env = {**os.environ, **stack.TRACING}
+    subprocess.run([*producer, "--canonical"], check=True, env=env)
     # Seeded, so a second `make up` re-sends the same orders and changes nothing.
-    subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True)
+    subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True, env=env)
 
 
 def _print_urls(ports: ServerPorts) -> None:
@@ -32,6 +34,7 @@ def _print_urls(ports: ServerPorts) -> None:
         for replica in stack.replicas()
         if replica.service != "query"
     )
+    tracing = stack.JAEGER_PORTS
     print(
         f"""
 Order Service is up.
@@ -42,6 +45,8 @@ Order Service is up.
   Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}
   Redis          127.0.0.1:{ports.redis}
+  Jaeger API     {jaeger.query_url(tracing)}/api/traces/<trace id>  (no UI assets)
+  OTLP           {jaeger.otlp_endpoint(tracing)}  127.0.0.1:{tracing.otlp_grpc} (gRPC)
   logs           {stack.STATE / "logs"}
 Publish more orders with `make demo`. Ctrl-C (or `make down`) stops everything.
 """,

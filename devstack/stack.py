@@ -7,10 +7,10 @@ import configparser
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devstack import services
+from devstack import jaeger, services
 from devstack.process import ServerCommand
 from devstack.readiness import wait_until
 from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
@@ -42,13 +42,23 @@ def replicas() -> list[Replica]:
     ]
 
 
+# `make up` only: its few demo orders are all worth reading in its Jaeger.
+JAEGER_PORTS = jaeger.JaegerPorts()
+TRACING = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(JAEGER_PORTS),
+    "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+}
+
+
 def replica_commands(ports: ServerPorts) -> list[ServerCommand]:
-    """How to run every replica; a link names the first replica of the service linked."""
+    """How to run every replica, exporting its traces to `make up`'s Jaeger; a link names
+    the first replica of the service linked."""
     urls = {name: services.base_url(service.ports[0]) for name, service in SERVICES.items()}
-    return [
+    commands = [
         services.command(replica.service, replica.name, ports, replica.port, urls)
         for replica in replicas()
     ]
+    return [replace(command, env={**command.env, **TRACING}) for command in commands]
 
 
 def _program_section(command: ServerCommand, autostart: bool) -> dict[str, str]:
@@ -125,13 +135,17 @@ def up(ports: ServerPorts) -> None:
     STATE.mkdir(exist_ok=True)
     STATE.chmod(0o755)  # the postgres user must reach its data folder
     print("preparing servers (first run: downloads the Kafka broker jars)...", flush=True)
-    servers = [server_command(name, ports, STATE) for name in SERVER_NAMES]
+    servers = [
+        *(server_command(name, ports, STATE) for name in SERVER_NAMES),
+        jaeger.prepare_server(JAEGER_PORTS),
+    ]
     config = write_supervisor_config(servers, replica_commands(ports))
     subprocess.run(
         [str(Path(sys.executable).with_name("supervisord")), "-c", str(config)], check=True
     )
     for name in SERVER_NAMES:
         wait_until_server_ready(name, ports)
+    jaeger.wait_until_ready(JAEGER_PORTS)
     services.prepare_servers(ports)
     for service in SERVICES:  # in order: a service may need the ones before it
         started = [replica for replica in replicas() if replica.service == service]

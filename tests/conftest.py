@@ -7,8 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import jaeger
+from devstack.process import RunningServer
 from producer.demo import canonical_order as shipped_canonical_order
-from tests.harness import Servers, ServiceProcess, make_servers, start_ingestor, start_query
+from tests.harness import (
+    ARTIFACTS,
+    Servers,
+    ServiceProcess,
+    free_port,
+    make_servers,
+    start_ingestor,
+    start_query,
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +55,18 @@ def query_replicas(servers: Servers, ingestor: ServiceProcess) -> Iterator[list[
     yield replicas
     for replica in replicas:
         replica.stop()
+
+
+@pytest.fixture(scope="session")
+def jaeger_ports() -> Iterator[jaeger.JaegerPorts]:
+    """A Jaeger v2 on free loopback ports, started only for the tests that trace."""
+    if not jaeger.is_installed():
+        pytest.skip(f"{jaeger.BINARY} is missing: run scripts/install-jaeger.sh")
+    ports = jaeger.JaegerPorts(free_port(), free_port(), free_port(), free_port())
+    (ARTIFACTS / "logs").mkdir(parents=True, exist_ok=True)
+    server = RunningServer(jaeger.prepare_server(ports), ARTIFACTS / "logs" / "jaeger.log")
+    try:
+        jaeger.wait_until_ready(ports)
+        yield ports
+    finally:
+        server.stop()

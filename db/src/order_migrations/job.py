@@ -26,6 +26,7 @@ from tenacity import Retrying, stop_before_delay, wait_exponential
 from order_migrations.logins import logins_from_environment
 from order_migrations.release import prepare_release
 from order_shared.settings import load_settings
+from order_shared.telemetry import configure_logging
 
 log = logging.getLogger("order_migrations")
 
@@ -71,7 +72,8 @@ def _kafka_answers(bootstrap_servers: str) -> None:
 
 def main() -> None:
     settings = load_settings(MigrationSettings)
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # JSON lines like every service's, with the password of any URL masked.
+    configure_logging(settings.log_level)
     try:
         logins = logins_from_environment(os.environ)
     except ValueError as error:

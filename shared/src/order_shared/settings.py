@@ -7,7 +7,7 @@ program before it does anything, with a message naming the environment variable.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # One JSON object per line for collectors, or lines for a person at a terminal.
+    log_format: Literal["json", "console"] = "json"
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -162,7 +162,7 @@ async def serve(settings: CourierSettings) -> None:
 
 def main() -> None:
     settings = load_settings(CourierSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     # httpx logs every request at INFO: one line per gateway call is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_tracing(settings.otel_service_name or "courier", settings.otel_exporter_otlp_endpoint)

@@ -55,6 +55,8 @@ def _database_unavailable(request: Request, error: Exception) -> Response[dict[s
 def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
     """The HTTP API over an open pool; the background work runs beside it (`__main__`)."""
     return Litestar(
+        # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
+        logging_config=None,
         route_handlers=[CourierController, get_assignment, healthz, readyz, prometheus_metrics],
         exception_handlers={
             ValidationException: _invalid,

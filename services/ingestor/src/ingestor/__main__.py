@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from ingestor.announcer import ChangeAnnouncer
+from ingestor.backlog import watch_backlog
 from ingestor.batch_writer import create_staging_tables
 from ingestor.consumer import OrderIngestor
 from ingestor.dead_letters import DeadLetterPublisher
@@ -125,6 +126,8 @@ async def _health_server(readiness: Readiness, settings: IngestorSettings) -> As
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            # Its records go to the root logger, formatted like every other.
+            log_config=None,
             lifespan="off",
         )
     )
@@ -178,13 +181,18 @@ async def serve(settings: IngestorSettings) -> None:
             batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,
         )
+        await resources.enter_async_context(
+            _running(
+                watch_backlog(consumer, ingestor.committed_offsets, pool, stop), "backlog", stop
+            )
+        )
         await ingestor.run(stop)
     log.info("stopped")
 
 
 def main() -> None:
     settings = load_settings(IngestorSettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     configure_tracing(
         settings.otel_service_name or "ingestor", settings.otel_exporter_otlp_endpoint
     )

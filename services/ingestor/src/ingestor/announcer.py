@@ -21,7 +21,6 @@ from redis.exceptions import RedisError
 
 from ingestor.records import OrderChange
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
-from order_shared.telemetry import current_traceparent
 from order_shared.topics import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,6 @@ class ChangeAnnouncer:
         """Publish every change; False if Redis could not take them."""
         if not changes:
             return True
-        batch_traceparent = current_traceparent()
         try:
             for start in range(0, len(changes), _MESSAGES_PER_SCRIPT):
                 messages = [
@@ -57,7 +55,7 @@ class ChangeAnnouncer:
                             seq=change.seq,
                             status=change.status,
                             order=msgspec.Raw(change.document or b"null"),
-                            traceparent=change.traceparent or batch_traceparent,
+                            traceparent=change.traceparent,
                         )
                     )
                     for change in changes[start : start + _MESSAGES_PER_SCRIPT]

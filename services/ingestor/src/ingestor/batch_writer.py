@@ -20,7 +20,7 @@ Python cannot represent must not stop every later batch that touches its order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -40,7 +40,13 @@ from ingestor.outbox import COPY_EVENTS, event_line
 from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
 from order_shared.model import OrderStatus
-from order_shared.telemetry import traceparent_of
+
+# The trace context a record's change continues in (its consumer span's), or None.
+TraceOf = Callable[[ConsumerRecord], str | None]
+
+
+def _untraced(record: ConsumerRecord) -> str | None:
+    return None
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -65,7 +71,8 @@ class _OrderState(msgspec.Struct):
     # The (partition, offset) of the `orders` record the content came from, if known.
     source: tuple[int, int] | None = None
     new_content: AcceptedOrder | None = None
-    events: list[tuple[OrderStatus, int]] = msgspec.field(default_factory=list)
+    # (status, version, traceparent) of each change the batch makes to the order.
+    events: list[tuple[OrderStatus, int, str | None]] = msgspec.field(default_factory=list)
     traceparent: str | None = None
 
     def is_stale(self, record: ConsumerRecord) -> bool:
@@ -80,10 +87,10 @@ class _OrderState(msgspec.Struct):
             and record.offset <= self.source[1]
         )
 
-    def record_change(self, record: ConsumerRecord) -> None:
+    def record_change(self, traceparent: str | None) -> None:
         self.version += 1
-        self.events.append((self.status, self.version))
-        self.traceparent = traceparent_of(record.headers) or self.traceparent
+        self.events.append((self.status, self.version, traceparent))
+        self.traceparent = traceparent or self.traceparent
 
 
 _LOCK_COUNTER = "SELECT last_seq FROM change_counter FOR UPDATE"
@@ -145,11 +152,13 @@ async def write_batch(
     pool: AsyncConnectionPool,
     orders: Sequence[AcceptedOrder],
     statuses: Sequence[AcceptedStatus] = (),
+    trace_of: TraceOf = _untraced,
 ) -> WriteResult:
     """Write the batch in one transaction and return what it committed and refused.
 
     Orders are applied before status changes, each in partition order: a status that
-    arrives in the same batch as its order finds the order there.
+    arrives in the same batch as its order finds the order there. Each change keeps the
+    trace context `trace_of` gives its record, for its outbox event and announcement.
     """
     if not orders and not statuses:
         return WriteResult([], [], 0)
@@ -159,7 +168,7 @@ async def write_batch(
         # neither deadlock on order rows nor commit sequence numbers out of order.
         await cursor.execute(_LOCK_COUNTER)
         (last_seq,) = await cursor.fetchone()  # type: ignore[misc]
-        batch = _Batch(await _load_states(cursor, orders, statuses))
+        batch = _Batch(await _load_states(cursor, orders, statuses), trace_of)
         unchanged, stale = batch.apply_orders(orders)
         batch.apply_statuses(statuses)
         changed = [state for state in batch.states.values() if state.events]
@@ -182,9 +191,9 @@ async def write_batch(
             cursor,
             COPY_EVENTS,
             [
-                event_line(state.order_uid, status, state.date_created, version)
+                event_line(state.order_uid, status, state.date_created, version, traceparent)
                 for state in changed
-                for status, version in state.events
+                for status, version, traceparent in state.events
             ],
         )
     return WriteResult(changes, batch.rejections, unchanged, stale)
@@ -227,9 +236,12 @@ class _Batch:
     """The batch's effect on each order, computed in memory before anything is written."""
 
     def __init__(
-        self, loaded: tuple[dict[str, _OrderState], dict[str, tuple[OrderStatus, str]]]
+        self,
+        loaded: tuple[dict[str, _OrderState], dict[str, tuple[OrderStatus, str]]],
+        trace_of: TraceOf,
     ) -> None:
         self.states, self.pending = loaded
+        self._trace_of = trace_of
         self.new_pending: list[tuple[str, OrderStatus, str]] = []
         self.consumed_pending: list[str] = []
         self.rejections: list[Rejection] = []
@@ -252,10 +264,11 @@ class _Batch:
             state.date_created = accepted.order.date_created.isoformat()
             state.source = (record.partition, record.offset)
             state.new_content = accepted
-            state.record_change(record)
+            traceparent = self._trace_of(record)
+            state.record_change(traceparent)
             if is_new and uid in self.pending:
                 state.status, state.status_changed_at = self.pending.pop(uid)
-                state.record_change(accepted.record)
+                state.record_change(traceparent)
                 self.consumed_pending.append(uid)
         return unchanged, stale
 
@@ -270,7 +283,7 @@ class _Batch:
             if outcome is Transition.APPLY:
                 state.status = change.status
                 state.status_changed_at = change.changed_at.isoformat()
-                state.record_change(accepted.record)
+                state.record_change(self._trace_of(accepted.record))
             elif outcome is Transition.ILLEGAL:
                 self.rejections.append(
                     Rejection(

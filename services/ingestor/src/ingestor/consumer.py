@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +26,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanLimits
 from psycopg_pool import AsyncConnectionPool
 from tenacity import (
     AsyncRetrying,
@@ -41,13 +41,12 @@ from ingestor.batch_writer import WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
+from ingestor.record_spans import RecordSpans
 from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
 from ingestor.validation import validate_record
-from order_shared.telemetry import context_from_headers
-from order_shared.topics import ORDER_STATUS, ORDERS
+from order_shared.topics import CHANGES_CHANNEL, ORDER_STATUS, ORDERS, ORDERS_DLQ
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("ingestor")
 
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 
@@ -65,13 +64,12 @@ class _FetchedBatch:
     # The rebalance generation it was fetched in, and its token in `Progress`.
     generation: int
     token: int
+    spans: RecordSpans
 
 
 # Validation yields to the event loop this often, about a third of a millisecond of work,
 # so that a reply to the write in flight waits no longer than that.
 _YIELD_EVERY_RECORDS = 16
-# A span keeps this many links and drops the rest: reading more trace headers is waste.
-_MAX_LINKS = SpanLimits().max_links or 128
 
 
 class StopRequested(Exception):
@@ -112,6 +110,10 @@ class OrderIngestor(ConsumerRebalanceListener):
         # The highest offset committed per partition since it was last assigned to us.
         self._committed: dict[TopicPartition, int] = {}
 
+    def committed_offsets(self) -> dict[TopicPartition, int]:
+        """The offsets this ingestor committed since each partition was assigned to it."""
+        return dict(self._committed)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted.
 
@@ -132,7 +134,10 @@ class OrderIngestor(ConsumerRebalanceListener):
                     writing = None
                 if records:
                     batch = _FetchedBatch(
-                        records, self._generation, self._progress.fetched(records)
+                        records,
+                        self._generation,
+                        self._progress.fetched(records),
+                        RecordSpans(r for in_partition in records.values() for r in in_partition),
                     )
                     validated = await self._validate(records)
                     if writing is not None:
@@ -191,21 +196,19 @@ class OrderIngestor(ConsumerRebalanceListener):
         """Dead-letter the rejects and write the rest; the offset commit and the
         announcement follow while the next batch is written."""
         records = [record for in_partition in batch.records.values() for record in in_partition]
-        with (
-            tracer.start_as_current_span(
-                "orders process", kind=trace.SpanKind.CONSUMER, links=_trace_links(records)
-            ) as span,
-            metrics.BATCH_SECONDS.time(),
-        ):
-            span.set_attribute("messaging.batch.message_count", len(records))
+        with metrics.BATCH_SECONDS.time():
             try:
                 self._check_still_owned(batch)
                 await self._dead_letter(batch, validated.rejected)
                 result = await self._write(batch, validated.orders, validated.statuses)
                 await self._dead_letter(batch, result.rejections)
+            except StopRequested:
+                batch.spans.end("abandoned at a stop")
+                raise
             except BatchRevoked:
                 metrics.BATCHES_DROPPED.inc()
                 self._progress.settled(batch.token)
+                batch.spans.end("dropped after a rebalance")
                 log.info(
                     "dropped %d records fetched before a rebalance: fetched again from the "
                     "committed offsets",
@@ -218,16 +221,35 @@ class OrderIngestor(ConsumerRebalanceListener):
             # One batch acknowledged at a time keeps offset commits and announcements in
             # batch order. The rows are committed: a crash before the offsets only replays.
             await self._acknowledged()
-            self._acknowledging = asyncio.create_task(self._acknowledge(batch, result.changes))
+            self._acknowledging = asyncio.create_task(
+                self._acknowledge(batch, validated, result.changes)
+            )
 
-    async def _acknowledge(self, batch: _FetchedBatch, changes: Sequence[OrderChange]) -> None:
+    async def _acknowledge(
+        self, batch: _FetchedBatch, validated: _ValidatedBatch, changes: Sequence[OrderChange]
+    ) -> None:
         """Commit the offsets of a written batch, then announce its changes."""
         await self._commit(batch.records)
         self._progress.settled(batch.token)
         if changes:
             self._relay.wake()
-            if not await self._announcer.announce(changes):
+            started = time.time_ns()
+            announced = await self._announcer.announce(changes)
+            if not announced:
                 metrics.ANNOUNCE_FAILURES.inc()
+            if batch.spans.recording:
+                changed = {change.order_uid for change in changes}
+                batch.spans.step(
+                    f"{CHANGES_CHANNEL} publish",
+                    [
+                        *(o.record for o in validated.orders if o.order.order_uid in changed),
+                        *(s.record for s in validated.statuses if s.change.order_uid in changed),
+                    ],
+                    started,
+                    trace.SpanKind.PRODUCER,
+                    {"messaging.system": "redis", "ingestor.announced": str(announced).lower()},
+                )
+        batch.spans.end("committed")
 
     async def _acknowledged(self) -> None:
         if self._acknowledging is not None:
@@ -243,6 +265,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         them must not be committed before the dead-letter topic has them."""
         if not rejections:
             return
+        started = time.time_ns()
         unsent = list(rejections)
         async for attempt in self._waiting_retries(
             batch, retry_if_result(bool), wait_exponential_jitter(initial=0.5, max=10)
@@ -252,17 +275,26 @@ class OrderIngestor(ConsumerRebalanceListener):
             if not attempt.retry_state.outcome.failed:  # type: ignore[union-attr]
                 attempt.retry_state.set_result(unsent)
         self._progress.waiting_on = None
+        batch.spans.step(
+            f"{ORDERS_DLQ} publish",
+            [rejection.record for rejection in rejections],
+            started,
+            trace.SpanKind.PRODUCER,
+            {"messaging.system": "kafka", "messaging.destination.name": ORDERS_DLQ},
+        )
         for rejection in rejections:
             metrics.MESSAGES_REJECTED.labels(rejection.error_class).inc()
             record = rejection.record
-            log.info(
-                "rejected %s[%d]@%d: %s: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                rejection.error_class,
-                rejection.reason,
-            )
+            with trace.use_span(batch.spans.span(record)):
+                log.info(
+                    "rejected %s[%d]@%d: %s: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    rejection.error_class,
+                    rejection.reason,
+                    extra={"order_id": (record.key or b"").decode("utf-8", "replace")},
+                )
 
     async def _write(
         self,
@@ -270,14 +302,24 @@ class OrderIngestor(ConsumerRebalanceListener):
         orders: Sequence[AcceptedOrder],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
+        started = time.time_ns()
         try:
-            return await self._write_retrying(batch, orders, statuses)
+            result = await self._write_retrying(batch, orders, statuses)
         except psycopg.Error as error:
             log.warning(
                 "the database refused the batch's data (%s); writing it one message at a time",
                 error,
             )
-        return await self._write_one_by_one(batch, orders, statuses)
+            result = await self._write_one_by_one(batch, orders, statuses)
+        if batch.spans.recording:
+            batch.spans.step(
+                "orders write",
+                [*(order.record for order in orders), *(status.record for status in statuses)],
+                started,
+                trace.SpanKind.CLIENT,
+                {"db.system.name": "postgresql"},
+            )
+        return result
 
     async def _write_one_by_one(
         self,
@@ -316,7 +358,9 @@ class OrderIngestor(ConsumerRebalanceListener):
             wait_exponential_jitter(initial=0.2, max=10),
         ):
             with attempt:
-                result = await write_batch(self._pool, orders, statuses)
+                result = await write_batch(
+                    self._pool, orders, statuses, trace_of=batch.spans.traceparent
+                )
         self._progress.waiting_on = None
         return result
 
@@ -396,15 +440,3 @@ class OrderIngestor(ConsumerRebalanceListener):
 
 def _names(partitions: Sequence[TopicPartition]) -> str:
     return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
-
-
-def _trace_links(records: Sequence[ConsumerRecord]) -> list[trace.Link]:
-    """Links to the traces of the batch's messages, as many as a span keeps."""
-    links: list[trace.Link] = []
-    for record in records:
-        if len(links) == _MAX_LINKS:
-            break
-        context = trace.get_current_span(context_from_headers(record.headers)).get_span_context()
-        if context.is_valid:
-            links.append(trace.Link(context))
-    return links

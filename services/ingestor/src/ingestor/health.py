@@ -1,4 +1,9 @@
-"""The ingestor's HTTP side: liveness, readiness and Prometheus metrics on port 8081."""
+"""The ingestor's HTTP side: liveness, readiness and Prometheus metrics on port 8081.
+
+Requests are traced (span names are the route template, e.g. `GET /readyz`; the probes'
+and scrapes' own paths are left out of traces) and timed into
+`ingestor_http_request_duration_seconds{method,path,status_code}` by route template.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from dataclasses import dataclass, field
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
+from litestar.plugins.opentelemetry import OpenTelemetryConfig
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestor.progress import Progress
@@ -48,9 +56,25 @@ async def prometheus_metrics() -> bytes:
     return generate_latest()
 
 
+def _route_template(scope: Scope) -> tuple[str, dict[str, str]]:
+    """The span's name and `http.route`: the route as declared, never the raw path.
+    App middleware runs after routing, so the template is known here."""
+    route = scope.get("path_template") or scope.get("path", "")
+    return f"{scope.get('method', 'GET')} {route}", {"http.route": route}
+
+
 def create_health_app(readiness: Readiness) -> Litestar:
+    tracing = OpenTelemetryConfig(
+        scope_span_details_extractor=_route_template,
+        exclude=["^/healthz$", "^/metrics$"],
+        exclude_spans=["receive", "send"],
+    )
+    timing = PrometheusConfig(app_name="ingestor", prefix="ingestor_http", group_path=True)
     return Litestar(
         route_handlers=[healthz, readyz, prometheus_metrics],
         state=State({"readiness": readiness}),
+        middleware=[tracing.middleware, timing.middleware],
         openapi_config=None,
+        # Logging is configured once for the process (order_shared.telemetry), not here.
+        logging_config=None,
     )

@@ -1,6 +1,6 @@
 """Prometheus metrics of the ingestor, served at `/metrics`."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 ORDERS_WRITTEN = Counter("ingestor_orders_written_total", "Orders created or changed in PostgreSQL")
 ORDERS_UNCHANGED = Counter(
@@ -36,4 +36,14 @@ EVENTS_UNPUBLISHABLE = Counter(
 )
 EVENTS_PUBLISHED = Counter(
     "ingestor_events_published_total", "Outbox rows published to Kafka order-events"
+)
+CONSUMER_LAG = Gauge(
+    "ingestor_consumer_lag",
+    "Records on the partition not yet written and committed by the group: the partition's "
+    "end offset minus the group's committed offset, measured every few seconds",
+    ["topic", "partition"],
+)
+OUTBOX_OLDEST_UNSENT_SECONDS = Gauge(
+    "ingestor_outbox_oldest_unsent_seconds",
+    "How long the oldest outbox event not yet acknowledged by Kafka has waited (0: none)",
 )

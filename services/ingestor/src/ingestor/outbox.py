@@ -11,6 +11,11 @@ lock; see the migration), so no event can appear behind the position.
 Claimed rows are packed into one record batch per partition, keyed by order_uid and
 partitioned as Kafka's default partitioner does, so each order's events stay in order
 on one partition; this costs a fraction of a `send` per event.
+
+Each event row keeps the trace context of the change behind it. The relay publishes a
+sampled event under a span of its own, a child of that context, and puts the span's
+context in the event's headers, so the courier service continues the order's trace; an
+unsampled event carries the stored context as it is.
 """
 
 from __future__ import annotations
@@ -22,22 +27,28 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
+from opentelemetry import trace
 from psycopg_pool import AsyncConnectionPool
 
 from ingestor import metrics
 from order_shared.events import OrderEvent, encode_event
 from order_shared.model import OrderStatus
+from order_shared.telemetry import context_from_traceparent, is_sampled, traceparent_of_span
 from order_shared.topics import ORDER_EVENTS
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("ingestor")
 
-COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version) FROM STDIN"
+_COPY_NULL = "\\N"
+COPY_EVENTS = "COPY order_events (order_uid, status, created_at, version, traceparent) FROM STDIN"
 
 
-def event_line(order_uid: str, status: OrderStatus, created_at: str, version: int) -> str:
+def event_line(
+    order_uid: str, status: OrderStatus, created_at: str, version: int, traceparent: str | None
+) -> str:
     """One `order_events` row in COPY's text format; `created_at` in PostgreSQL's syntax.
-    Ids and statuses hold no character COPY would need escaped."""
-    return f"{order_uid}\t{status}\t{created_at}\t{version}\n"
+    Ids, statuses and traceparents hold no character COPY would need escaped."""
+    return f"{order_uid}\t{status}\t{created_at}\t{version}\t{traceparent or _COPY_NULL}\n"
 
 
 # One relay at a time holds the position; another ingestor's relay skips its turn.
@@ -48,7 +59,7 @@ _UNSENT = """
 SELECT id, order_uid, status,
        CASE WHEN created_at >= '0001-01-01T00:00:00Z' AND created_at < '10000-01-01T00:00:00Z'
             THEN created_at END,
-       version
+       version, traceparent
   FROM order_events
  WHERE id > %s ORDER BY id LIMIT %s
 """
@@ -112,35 +123,45 @@ class OutboxRelay:
             rows = await cursor.fetchall()
             if not rows:
                 return 0
+            spans: list[trace.Span] = []
             events = [
                 (
                     order_uid.encode(),
                     encode_event(OrderEvent(order_uid, status, created_at, version)),
+                    _trace_headers(traceparent, spans),
                 )
-                for event_id, order_uid, status, created_at, version in rows
+                for event_id, order_uid, status, created_at, version, traceparent in rows
                 if created_at is not None or _unpublishable(event_id, order_uid)
             ]
-            await self._publish(events)
+            try:
+                await self._publish(events)
+            finally:
+                for span in spans:
+                    span.end()
             await connection.execute(_ADVANCE_POSITION, (rows[-1][0],))
         metrics.EVENTS_PUBLISHED.inc(len(events))
         return len(rows)
 
-    async def _publish(self, events: list[tuple[bytes, bytes]]) -> None:
-        """Publish (key, value) events and wait until the broker has acknowledged each."""
+    async def _publish(self, events: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+        """Publish (key, value, headers) events and wait until the broker has acknowledged
+        each."""
         partitions = sorted(await self._producer.partitions_for(ORDER_EVENTS))
         filling: dict[int, BatchBuilder] = {}
         deliveries = []
-        for index, (key, value) in enumerate(events, start=1):
+        for index, (key, value, headers) in enumerate(events, start=1):
             if index % _YIELD_EVERY_EVENTS == 0:
                 await asyncio.sleep(0)  # the ingestor's write waits on this event loop too
             partition = _partition_of(key, partitions, partitions)
             batch = filling.get(partition)
-            if batch is not None and batch.append(key=key, value=value, timestamp=None):
+            if batch is not None and batch.append(
+                key=key, value=value, timestamp=None, headers=headers
+            ):
                 continue
             if batch is not None:  # full: send it and start the next
                 deliveries.append(await self._send(batch, partition))
             batch = filling[partition] = self._producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)  # a batch takes its first always
+            # A batch always takes its first record.
+            batch.append(key=key, value=value, timestamp=None, headers=headers)
         for partition, batch in filling.items():
             deliveries.append(await self._send(batch, partition))
         await asyncio.gather(*deliveries)
@@ -153,6 +174,23 @@ class OutboxRelay:
             await connection.execute(_PURGE_SENT, (self._retention_seconds,))
 
 
+def _trace_headers(traceparent: str | None, spans: list[trace.Span]) -> list[tuple[str, bytes]]:
+    """The event's `traceparent` header: a new publish span's context when the stored one
+    is sampled (the span is added to `spans`, to end once the broker has the event)."""
+    if traceparent is None:
+        return []
+    if is_sampled(traceparent):
+        span = tracer.start_span(
+            f"{ORDER_EVENTS} publish",
+            context=context_from_traceparent(traceparent),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": ORDER_EVENTS},
+        )
+        spans.append(span)
+        traceparent = traceparent_of_span(span) or traceparent
+    return [("traceparent", traceparent.encode())]
+
+
 def _unpublishable(event_id: int, order_uid: str) -> bool:
     """Count and log an event whose date has no UTC form; always False (it is skipped)."""
     metrics.EVENTS_UNPUBLISHABLE.inc()
@@ -160,5 +198,6 @@ def _unpublishable(event_id: int, order_uid: str) -> bool:
         "outbox event %d of order %s skipped: its created_at is outside years 1 to 9999",
         event_id,
         order_uid,
+        extra={"order_id": order_uid},
     )
     return False

@@ -24,7 +24,7 @@ import msgspec
 
 from order_shared.model import encode_order
 from order_shared.settings import ServiceSettings, load_settings
-from order_shared.telemetry import configure_tracing
+from order_shared.telemetry import configure_logging, configure_tracing
 from order_shared.topics import ORDERS
 from producer.demo import canonical_order
 from producer.generator import generate_order
@@ -90,6 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = load_settings(ServiceSettings)
+    configure_logging(settings.log_level, settings.log_format)
     configure_tracing(
         settings.otel_service_name or "producer", settings.otel_exporter_otlp_endpoint
     )

@@ -51,11 +51,15 @@ async def publish(
     pending: list[asyncio.Future] = []
     try:
         for document in documents:
-            with tracer.start_as_current_span(f"{topic} publish", kind=trace.SpanKind.PRODUCER):
+            key = order_key(document)
+            with tracer.start_as_current_span(
+                f"{topic} publish", kind=trace.SpanKind.PRODUCER
+            ) as span:
+                if key is not None and span.is_recording():
+                    # The order id, so that Jaeger finds the order's trace by it.
+                    span.set_attribute("messaging.kafka.message.key", key.decode())
                 pending.append(
-                    await producer.send(
-                        topic, value=document, key=order_key(document), headers=trace_headers()
-                    )
+                    await producer.send(topic, value=document, key=key, headers=trace_headers())
                 )
             sent += 1
             if rate:

@@ -11,7 +11,7 @@ from query.settings import QuerySettings
 
 def main() -> None:
     settings = load_settings(QuerySettings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otel_service_name or "query", settings.otel_exporter_otlp_endpoint)
     serve(create_app(settings), settings.host, settings.port, settings.asgi_server)
 

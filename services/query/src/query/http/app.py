@@ -103,6 +103,8 @@ def build(settings: QuerySettings) -> Replica:
     )
     hits = HitCount()
     framework = Litestar(
+        # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
+        logging_config=None,
         route_handlers=[
             order_routes(informer, pool),
             *health_routes(informer, QueryMetrics(informer, hits)),
