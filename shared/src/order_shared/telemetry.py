@@ -1,9 +1,12 @@
 """OpenTelemetry tracing and structured logs for every service, and W3C trace context
 carried in Kafka headers.
 
-Spans are exported over OTLP/HTTP only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
-otherwise the tracer provider still propagates context, so a trace begun by a
-producer continues through the ingestor and into the Redis announcement.
+Spans are exported over OTLP/HTTP only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. A
+service that exports nothing makes no spans at all (the API's no-op tracer): creating
+even unsampled spans cost the ingestor several microseconds per record for nothing. The
+trace context still travels: the no-op tracer hands a record's own context on, so a trace
+begun by a producer continues through the ingestor into the Redis announcement and the
+order events. The producer begins traces whether or not it exports them.
 
 Sampling follows the standard `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (the
 SDK reads them). Unset, it is parent-based with a ratio of `DEFAULT_ROOT_RATIO` for traces
@@ -52,8 +55,14 @@ def default_sampler() -> Sampler | None:
     return ParentBased(TraceIdRatioBased(DEFAULT_ROOT_RATIO))
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Install the global tracer provider; call once at start."""
+def configure_tracing(
+    service_name: str, otlp_endpoint: str | None, *, begins_traces: bool = False
+) -> TracerProvider | None:
+    """Install the global tracer provider when there is something to do with spans: an
+    endpoint to export them to, or (`begins_traces`) trace ids to begin for the services
+    after this one. Otherwise leave the no-op tracer. Call once at start."""
+    if not otlp_endpoint and not begins_traces:
+        return None
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: service_name}), sampler=default_sampler()
     )

@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(ServiceSettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(
-        settings.otel_service_name or "producer", settings.otel_exporter_otlp_endpoint
+        settings.otel_service_name or "producer",
+        settings.otel_exporter_otlp_endpoint,
+        begins_traces=True,
     )
     if args.generate is not None:
         documents: Iterator[bytes] = generated_documents(args.generate, args.seed)
