@@ -36,6 +36,7 @@ from devstack.session import Servers, make_servers, start_courier, start_ingesto
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
+from producer.publisher import publish
 
 ORDER_COUNT = int(os.environ.get("BENCH_COURIER_ORDERS", "5000"))
 LATENCY_ORDERS = int(os.environ.get("BENCH_COURIER_LATENCY_ORDERS", "300"))
@@ -44,19 +45,6 @@ DEADLINE_SECONDS = 600
 # The service's default: the harness's 2 s (quick for tests) would look again at every
 # assigned order every 2 s, which is not what a deployment does.
 SERVICE_RESYNC_SECONDS = "30"
-
-
-async def _publish_all(bootstrap: str, orders: list[Order]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    await producer.start()
-    try:
-        pending = [
-            await producer.send(ORDERS, key=o.order_uid.encode(), value=encode_order(o))
-            for o in orders
-        ]
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 async def _publish_paced(bootstrap: str, orders: list[Order]) -> dict[str, datetime]:
@@ -200,7 +188,7 @@ def main() -> None:
         ingestor = start_ingestor(servers, "bench-ingestor")
         query = start_query(servers, "bench-query")
         try:
-            asyncio.run(_publish_all(servers.kafka_bootstrap, orders))
+            asyncio.run(publish(servers.kafka_bootstrap, ORDERS, map(encode_order, orders)))
             with httpx.Client(timeout=5) as client:
                 last = orders[-1].order_uid
                 _wait_until(

@@ -98,12 +98,16 @@ def test_prometheus_scrapes_every_service_where_it_serves_metrics(compose: dict)
         for name, service in services.items()
         if "build" in service and "PORT" in service.get("environment", {})
     }
-    assert targets == expected == {
-        "ingestor:8081",
-        "query-1:8080",
-        "query-2:8080",
-        "courier:8082",
-    }
+    assert (
+        targets
+        == expected
+        == {
+            "ingestor:8081",
+            "query-1:8080",
+            "query-2:8080",
+            "courier:8082",
+        }
+    )
     prometheus = services["prometheus"]
     assert mounts(prometheus)["/etc/prometheus/prometheus.yml"] == OBSERVABILITY / "prometheus.yml"
 
