@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
@@ -33,6 +34,13 @@ async def healthz() -> dict[str, str]:
     tags=["health"],
     summary="Readiness: consumer joined, database reachable",
     description="503 until the Kafka consumer has joined its group and PostgreSQL answers.",
+    responses={
+        503: ResponseSpec(
+            dict[str, object],
+            description="Not ready yet: the same body",
+            generate_examples=False,
+        )
+    },
 )
 async def readyz(state: State) -> Response[dict[str, object]]:
     readiness: Readiness = state.readiness

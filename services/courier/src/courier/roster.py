@@ -4,9 +4,10 @@ the courier the oldest waiting order in the same transaction."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from msgspec import UNSET, UnsetType
 from psycopg import AsyncConnection
 
 from courier import dispatch_store
@@ -19,6 +20,13 @@ from courier.schemas import (
     CourierStats,
     NewCourier,
 )
+
+T = TypeVar("T")
+
+
+def _or_none(value: T | UnsetType) -> T | None:
+    """A field left out of a change as SQL NULL (the UPDATE keeps the column then)."""
+    return None if value is UNSET else value
 
 
 class CourierNotFound(Exception):
@@ -95,7 +103,7 @@ async def change_courier(
     async with connection.transaction():
         await dispatch_store.lock_dispatch(connection)
         current = await read_courier(connection, courier_id)
-        if changes.status is not None and changes.status != current.status:
+        if changes.status is not UNSET and changes.status != current.status:
             if current.current_order is not None:
                 raise CourierIsDelivering(courier_id, current.current_order)
             await connection.execute(
@@ -105,7 +113,7 @@ async def change_courier(
         await connection.execute(
             "UPDATE couriers SET name = coalesce(%s, name), transport = coalesce(%s, transport),"
             " updated_at = now() WHERE id = %s",
-            (changes.name, changes.transport, courier_id),
+            (_or_none(changes.name), _or_none(changes.transport), courier_id),
         )
         if changes.status == "available":
             await dispatch_store.serve_queue(connection, courier_id)

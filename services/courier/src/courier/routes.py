@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, Parameter
+from msgspec import UNSET
 from psycopg import AsyncConnection
 
 from courier import roster
@@ -19,13 +22,27 @@ from courier.schemas import (
     CourierChanges,
     CourierPage,
     CourierStats,
+    ErrorBody,
     NewCourier,
 )
 from order_shared.model import ORDER_UID_PATTERN
 
 _ORDER_ID = re.compile(ORDER_UID_PATTERN)
 _MAX_ID = 2**63 - 1
-_COURIER_ID = Parameter(ge=1, le=_MAX_ID, description="The courier's id.")
+_COURIER_ID = Parameter(
+    ge=1,
+    le=_MAX_ID,
+    description="The courier's id.",
+    # Litestar writes a path parameter's bound as a float, and 2**63 - 1 is 2**63 as one.
+    schema_extra={"maximum": _MAX_ID},
+)
+# The bodies are Structs with forbid_unknown_fields, which Litestar does not document.
+_CLOSED_OBJECT = {"additionalProperties": False}
+_NO_COURIER = ResponseSpec(ErrorBody, description="No courier with this id")
+_PHONE_TAKEN = ResponseSpec(ErrorBody, description="Another courier has this phone")
+_DELIVERING = ResponseSpec(
+    ErrorBody, description="The courier delivers an order and keeps its status until it ends"
+)
 
 
 async def provide_connection(state: State) -> AsyncIterator[AsyncConnection]:
@@ -45,7 +62,12 @@ class CourierController(Controller):
         connection: AsyncConnection,
         limit: int = Parameter(ge=1, le=100, default=20, description="Couriers per page."),
         after: int | None = Parameter(
-            default=None, ge=0, le=_MAX_ID, description="The `next_after` of the last page."
+            default=None,
+            ge=0,
+            le=_MAX_ID,
+            description="The `next_after` of the last page.",
+            # Litestar leaves out a bound of 0 (it tests the value's truth, not its presence).
+            schema_extra={"minimum": 0},
         ),
     ) -> CourierPage:
         return await roster.list_couriers(connection, after, limit)
@@ -58,7 +80,11 @@ class CourierController(Controller):
     async def stats(self, connection: AsyncConnection) -> CourierStats:
         return await roster.read_stats(connection)
 
-    @get("/{courier_id:int}", summary="One courier, with the order it delivers now")
+    @get(
+        "/{courier_id:int}",
+        summary="One courier, with the order it delivers now",
+        responses={404: _NO_COURIER},
+    )
     async def get_courier(
         self, connection: AsyncConnection, courier_id: int = _COURIER_ID
     ) -> Courier:
@@ -68,8 +94,13 @@ class CourierController(Controller):
         "/",
         summary="Add a courier",
         description="Phone in E.164 (`+` and 7 to 15 digits), unique: 409 if taken.",
+        responses={409: _PHONE_TAKEN},
     )
-    async def add_courier(self, connection: AsyncConnection, data: NewCourier) -> Courier:
+    async def add_courier(
+        self,
+        connection: AsyncConnection,
+        data: Annotated[NewCourier, Body(schema_extra=_CLOSED_OBJECT)],
+    ) -> Courier:
         return await roster.add_courier(connection, data)
 
     @patch(
@@ -80,11 +111,15 @@ class CourierController(Controller):
             "oldest waiting order at once. A courier delivering an order keeps its status "
             "until the order ends (409)."
         ),
+        responses={404: _NO_COURIER, 409: _DELIVERING},
     )
     async def change_courier(
-        self, connection: AsyncConnection, data: CourierChanges, courier_id: int = _COURIER_ID
+        self,
+        connection: AsyncConnection,
+        data: Annotated[CourierChanges, Body(schema_extra={**_CLOSED_OBJECT, "minProperties": 1})],
+        courier_id: int = _COURIER_ID,
     ) -> Courier:
-        if data.name is None and data.transport is None and data.status is None:
+        if data.name is UNSET and data.transport is UNSET and data.status is UNSET:
             raise ValidationException(detail="give at least one of name, transport, status")
         return await roster.change_courier(connection, courier_id, data)
 
@@ -94,8 +129,16 @@ class CourierController(Controller):
     tags=["assignments"],
     summary="Who delivers an order",
     dependencies={"connection": Provide(provide_connection)},
+    responses={404: ResponseSpec(ErrorBody, description="The service has not seen this order")},
 )
-async def get_assignment(connection: AsyncConnection, order_id: str) -> Assignment:
+async def get_assignment(
+    connection: AsyncConnection,
+    order_id: str = Parameter(
+        description="The order's id: 1 to 64 letters, digits, `_` or `-`.",
+        # Documents the check below, which keeps its own message.
+        schema_extra={"pattern": ORDER_UID_PATTERN},
+    ),
+) -> Assignment:
     if not _ORDER_ID.fullmatch(order_id):
         raise ValidationException(
             detail="malformed order id: use 1 to 64 letters, digits, '_' or '-'"

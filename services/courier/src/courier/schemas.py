@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from order_shared.model import Phone
 
@@ -44,11 +44,11 @@ class NewCourier(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class CourierChanges(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Only the fields given change; at least one must be."""
+    """Only the fields given change; at least one must be, and none may be null."""
 
-    name: Name | None = None
-    transport: Transport | None = None
-    status: SettableStatus | None = None
+    name: Name | UnsetType = UNSET
+    transport: Transport | UnsetType = UNSET
+    status: SettableStatus | UnsetType = UNSET
 
 
 class CourierDeliveries(msgspec.Struct, frozen=True):

@@ -84,6 +84,8 @@ _NOT_MODIFIED = ResponseSpec(
 _ORDER_UID_PARAMETER = Parameter(
     description="The order's `order_uid`: 1 to 64 letters, digits, `_` or `-`.",
     examples=[examples.ORDER_ID],
+    # Documents the check `entry_of` makes (with its own message, before any lookup).
+    schema_extra={"pattern": ORDER_UID_PATTERN},
 )
 _STATUS_PARAMETER = Parameter(
     default=None, description="Only orders with this status: `created`, `cancelled` or `completed`."
@@ -275,6 +277,13 @@ def health_routes(informer: OrderInformer, metrics: QueryMetrics) -> list[HTTPRo
         tags=["health"],
         summary="Readiness: the cache is warm",
         description="503 until every order has been listed into memory.",
+        responses={
+            503: ResponseSpec(
+                dict[str, object],
+                description="Not ready yet: the same body",
+                generate_examples=False,
+            )
+        },
     )
     async def readyz() -> Response[dict[str, object]]:
         synced = informer.has_synced()
