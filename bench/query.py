@@ -134,8 +134,13 @@ def pin(pid: int) -> None:
 
 
 def wrk(
-    url: str, seconds: int, connections: int = CONNECTIONS, script: Path | None = None
+    url: str,
+    seconds: int,
+    connections: int = CONNECTIONS,
+    script: Path | None = None,
+    cpus: set[int] | None = None,
 ) -> WrkRun:
+    """One wrk run, on WRK_CPU unless `cpus` says otherwise."""
     output = subprocess.run(
         [
             "wrk",
@@ -146,7 +151,7 @@ def wrk(
             *(["-s", str(script)] if script else []),
             url,
         ],
-        preexec_fn=lambda: os.sched_setaffinity(0, {WRK_CPU}),
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus or {WRK_CPU}),
         capture_output=True,
         text=True,
         check=True,

@@ -17,6 +17,7 @@ BIN = Path(sys.executable).parent
     [
         ("order-query", "PORT", "eighty"),
         ("order-query", "CACHE_MAX_ENTRIES", "0"),
+        ("order-query", "WORKERS", "0"),
         ("order-ingestor", "DATABASE_URL", "mysql://nope"),
         ("order-ingestor", "BATCH_MAX_RECORDS", "-5"),
         ("order-ingestor", "LOG_LEVEL", "LOUD"),

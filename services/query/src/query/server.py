@@ -1,5 +1,7 @@
 """Runs the app under the ASGI server `make bench` chose: one process, one uvloop event
-loop, HOST:PORT, no access log (the hot path is measured in microseconds).
+loop, HOST:PORT, no access log (the hot path is measured in microseconds). With WORKERS
+above 1, granian's own process manager runs that many worker processes on one listening
+socket, each building the app (and so its own informer and cache) from the environment.
 
 Granian (Rust HTTP, embedded in our own event loop) won against uvicorn with uvloop and
 httptools; uvicorn stays selectable so the comparison can be rerun (ASGI_SERVER).
@@ -53,3 +55,23 @@ async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, server.stop)
     await server.serve()
+
+
+def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+    """`workers` granian processes, each calling `factory` ("module:function") for its app;
+    granian stops them on SIGTERM or SIGINT."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+
+    Granian(
+        factory,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        websockets=False,
+        log_level=LogLevels.warning,
+        factory=True,
+    ).serve()
