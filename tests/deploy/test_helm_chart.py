@@ -58,6 +58,8 @@ def test_every_rendered_manifest_is_valid_kubernetes(
         (("--set", "dev.kafka.image=apache/kafka:latest"), "/dev/kafka/image"),
         (("--set", "connections.logLevel=info"), "/connections/logLevel"),
         (("--set", "podSecurityContext.runAsNonRoot=false"), "/podSecurityContext/runAsNonRoot"),
+        (("--set-string", "services.query.env.WORKERS=0"), "/services/query/env/WORKERS"),
+        (("--set-string", "services.query.env.WORKERS=33"), "/services/query/env/WORKERS"),
     ],
 )
 def test_values_schema_rejects_unknown_keys_and_wrong_types(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from litestar.types import ASGIApp
+from typing import TYPE_CHECKING
 
 from order_shared.settings import load_settings
-from order_shared.telemetry import configure_logging, configure_tracing
-from query.http.app import create_app
 from query.server import serve, serve_workers
 from query.settings import QuerySettings
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp
 
 
 def app_from_environment() -> ASGIApp:
     """The app as configured by the environment: what each of several granian worker
-    processes builds for itself (WORKERS > 1)."""
+    processes builds for itself (WORKERS > 1). The app's modules are imported here, so
+    that granian's parent process, which serves nothing, does not hold them."""
+    from order_shared.telemetry import configure_logging, configure_tracing
+    from query.http.app import create_app
+
     settings = load_settings(QuerySettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otel_service_name or "query", settings.otel_exporter_otlp_endpoint)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvloop
-from litestar.types import ASGIApp
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp
 
 AsgiServer = Literal["granian", "uvicorn"]
 
