@@ -14,9 +14,9 @@ its access log in a file of ours and its errors on standard error: nothing under
 
 from __future__ import annotations
 
-import getpass
 import grp
 import os
+import pwd
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
@@ -91,7 +91,8 @@ def _user_directive() -> str:
     otherwise, so it is written only then."""
     if os.geteuid() != 0:
         return ""
-    return f"user {getpass.getuser()} {grp.getgrgid(os.getegid()).gr_name};\n"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    return f"user {user} {grp.getgrgid(os.getegid()).gr_name};\n"
 
 
 def render_config(
