@@ -1,9 +1,8 @@
 """`python -m devstack up|down|status`: the local stack behind `make up` and `make down`.
 
-`up` starts PostgreSQL, Redis, Kafka, Jaeger and every service in devstack.services under
-supervisord, adds demo couriers, loads demo orders, prints the URLs and stays in the
-foreground:
-Ctrl-C stops everything it started.
+`up` starts PostgreSQL, Redis, Kafka, Jaeger, every service in devstack.services and the
+local ingress (nginx on port 8000) under supervisord, adds demo couriers, loads demo
+orders, prints the URLs and stays in the foreground: Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ def _publish_demo_orders(ports: ServerPorts) -> None:
 
 
 def _print_urls(ports: ServerPorts) -> None:
-    page, *others = (replica.url for replica in stack.replicas() if replica.service == "query")
+    queries = [replica.url for replica in stack.replicas() if replica.service == "query"]
     services = "\n".join(
         f"  {replica.name:14} {replica.url}/readyz  /metrics"
         for replica in stack.replicas()
@@ -38,9 +37,10 @@ def _print_urls(ports: ServerPorts) -> None:
     print(
         f"""
 Order Service is up.
-  page and API   {page}/   (try order b563feb7b2b84b6test)
-  other replicas {"  ".join(f"{url}/" for url in others)}
-  OpenAPI        {page}/schema
+  page and APIs  {stack.INGRESS_URL}/   (try order b563feb7b2b84b6test; nginx: the query
+                 replicas, balanced, and the courier API, as the chart's Ingress routes)
+  query replicas {"  ".join(f"{url}/" for url in queries)}
+  OpenAPI        {stack.INGRESS_URL}/schema
 {services}
   Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}

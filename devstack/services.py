@@ -3,8 +3,8 @@
 the environment, the database login and the readiness check.
 
 Adding a service is one entry: its console script, its database login and the group role
-the migrations grant that login, the ports `make up` gives its replicas, and the variables
-that carry another service's URL.
+the migrations grant that login, the ports `make up` gives its replicas, the variables
+that carry another service's URL, and the paths the local ingress sends to it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class Service:
     ports: tuple[int, ...]
     # Environment variable -> the name of the service whose base URL it carries.
     links: Mapping[str, str] = field(default_factory=dict)
+    # The paths the local ingress sends to it, as the chart's `ingressPaths` (Prefix).
+    ingress_paths: tuple[str, ...] = ()
 
 
 SERVICES: dict[str, Service] = {
@@ -49,8 +51,12 @@ SERVICES: dict[str, Service] = {
         "order_courier",
         ports=(8082,),
         links={"ORDER_GATEWAY_URL": "query"},
+        ingress_paths=("/api/v1/couriers", "/api/v1/assignments"),
     ),
 }
+# The service behind the ingress's `/` (the page and the order API), as the chart's
+# `ingress.service`.
+INGRESS_DEFAULT = "query"
 
 
 def logins() -> list[Login]:

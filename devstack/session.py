@@ -11,11 +11,11 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack import services
+from devstack import ingress, services
 from devstack.process import RunningServer, ServerCommand
 from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
 
@@ -205,3 +205,31 @@ def start_courier(
             **extra,
         },
     )
+
+
+class IngressProcess(RunningServer):
+    """The local ingress (nginx, as `make up` runs it) on `port`, logging to LOGS."""
+
+    def __init__(self, command: ServerCommand, port: int) -> None:
+        self.port = port
+        super().__init__(command, LOGS / f"{command.name}.log")
+
+    @property
+    def base_url(self) -> str:
+        return ingress.url(self.port)
+
+
+def start_ingress(
+    servers: Servers, replicas: Mapping[str, Sequence[ServiceProcess]], name: str = "ingress"
+) -> IngressProcess:
+    """nginx on a free port in front of `replicas` (service name -> its running replicas),
+    routing as `make up`'s does; its files under the servers' data folder."""
+    port = free_port()
+    ports = {
+        service: [replica.port for replica in running] for service, running in replicas.items()
+    }
+    access_log = LOGS / f"{name}-access.log"
+    command = ingress.prepare_server(servers.root / name, port, ports, access_log, name)
+    process = IngressProcess(command, port)
+    ingress.wait_until_ready(port)
+    return process

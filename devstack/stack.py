@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devstack import jaeger, services
+from devstack import ingress, jaeger, services
 from devstack.process import ServerCommand
 from devstack.readiness import wait_until
 from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
@@ -40,6 +40,18 @@ def replicas() -> list[Replica]:
         for name, service in SERVICES.items()
         for index, port in enumerate(service.ports, start=1)
     ]
+
+
+# The local ingress of `make up`: the page and every API on one origin, as in a cluster.
+INGRESS_PORT = 8000
+INGRESS_URL = ingress.url(INGRESS_PORT)
+
+
+def ingress_command() -> ServerCommand:
+    """nginx in front of every replica `make up` runs, its files in `.state/ingress`."""
+    ports = {name: service.ports for name, service in SERVICES.items()}
+    access_log = STATE / "logs" / "ingress-access.log"
+    return ingress.prepare_server(STATE / "ingress", INGRESS_PORT, ports, access_log)
 
 
 # `make up` only: its few demo orders are all worth reading in its Jaeger.
@@ -138,6 +150,7 @@ def up(ports: ServerPorts) -> None:
     servers = [
         *(server_command(name, ports, STATE) for name in SERVER_NAMES),
         jaeger.prepare_server(JAEGER_PORTS),
+        ingress_command(),  # answers 502 until the services behind it are up
     ]
     config = write_supervisor_config(servers, replica_commands(ports))
     subprocess.run(
@@ -152,6 +165,7 @@ def up(ports: ServerPorts) -> None:
         supervisorctl("start", *(replica.name for replica in started))
         for replica in started:
             services.wait_until_ready(replica.url, timeout=120)
+    ingress.wait_until_ready(INGRESS_PORT)
 
 
 def down() -> None:

@@ -1,4 +1,5 @@
-"""Session fixtures: one set of real servers, one ingestor and two query replicas."""
+"""Session fixtures: one set of real servers, one ingestor and two query replicas; and per
+test, a courier service of its own and the local ingress in front of it all."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import pytest
 from devstack import jaeger
 from devstack.process import RunningServer
 from producer.demo import canonical_order as shipped_canonical_order
+from tests.courier_io import CourierUnderTest, isolated_courier
 from tests.harness import (
     ARTIFACTS,
+    IngressProcess,
     Servers,
     ServiceProcess,
     free_port,
     make_servers,
     start_ingestor,
+    start_ingress,
     start_query,
 )
 
@@ -70,3 +74,22 @@ def jaeger_ports() -> Iterator[jaeger.JaegerPorts]:
         yield ports
     finally:
         server.stop()
+
+
+@pytest.fixture
+def courier(servers: Servers, query_replicas: list[ServiceProcess]) -> Iterator[CourierUnderTest]:
+    """A courier service of this test's own (database, consumer group), asking the first
+    query replica for statuses."""
+    with isolated_courier(servers, query_replicas[0]) as running:
+        yield running
+
+
+@pytest.fixture
+def ingress(
+    servers: Servers, query_replicas: list[ServiceProcess], courier: CourierUnderTest
+) -> Iterator[IngressProcess]:
+    """The local ingress as `make up` runs it (nginx): both query replicas and this test's
+    courier service behind one origin."""
+    running = start_ingress(servers, {"query": query_replicas, "courier": [courier.service]})
+    yield running
+    running.stop()

@@ -1,4 +1,5 @@
-"""Browser fixtures: Debian's Chromium, driven by Playwright, against the real stack.
+"""Browser fixtures: Debian's Chromium, driven by Playwright, against the real stack (a
+query replica's page, or the local ingress in front of the replicas and a courier service).
 
 Every page a test opens is watched: a console error, an uncaught exception, a
 Content-Security-Policy violation or a dialog fails the test, unless the test declares
@@ -9,8 +10,10 @@ Without Chromium the tests here are skipped, saying how to install it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -24,8 +27,10 @@ from tests.browser.watched_page import (
     PageWatch,
     open_page,
 )
-from tests.harness import ServiceProcess
+from tests.courier_io import CourierUnderTest, isolated_courier
+from tests.harness import Servers, ServiceProcess
 
+T = TypeVar("T")
 _HERE = Path(__file__).parent
 _CALL_FAILED = pytest.StashKey[bool]()
 
@@ -63,6 +68,25 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def _off_playwrights_thread(call: Callable[[], T]) -> T:
+    """Playwright's sync API keeps an event loop running on this thread; what runs its own
+    (asyncio.run, in the Kafka helpers) runs on another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@pytest.fixture
+def courier(servers: Servers, query_replicas: list[ServiceProcess]) -> Iterator[CourierUnderTest]:
+    """The session's `courier` (a courier service of this test's own), started off
+    Playwright's thread."""
+    context = isolated_courier(servers, query_replicas[0])
+    running = _off_playwrights_thread(context.__enter__)
+    try:
+        yield running
+    finally:
+        _off_playwrights_thread(lambda: context.__exit__(None, None, None))
+
+
 @pytest.fixture
 def page_replica(query_replicas: list[ServiceProcess]) -> ServiceProcess:
     """The query replica whose page the browser opens."""
@@ -74,9 +98,18 @@ def page_url(page_replica: ServiceProcess) -> str:
     return f"{page_replica.base_url}/"
 
 
+# Chromium logs every 404 answer. The courier API answers one for an order it has not seen
+# yet, and a query replica opened straight (no courier API on its origin) for all of the
+# courier API's paths: the page says so in its courier card and view, which the tests
+# check; it is no error of the page.
+COURIER_API_404 = r"status of 404 .*\(http://[^)]*/api/v1/(assignments|couriers)\b"
+
+
 @pytest.fixture
 def page_watch() -> PageWatch:
-    return PageWatch()
+    watch = PageWatch()
+    watch.expect(COURIER_API_404)
+    return watch
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from order_shared.model import encode_order
 from producer.generator import generate_order
 from tests.browser.publishing import order_like, publish_orders, unique_id
 from tests.browser.watched_page import DESKTOP, PHONE, SCREENSHOTS, PageWatch, open_page
-from tests.harness import REPO, Servers, ServiceProcess
+from tests.courier_io import CourierUnderTest, settled
+from tests.harness import REPO, IngressProcess, Servers, ServiceProcess
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -351,26 +352,34 @@ def test_html_and_script_in_order_fields_are_shown_as_text_and_never_run(
 def test_screenshots_at_phone_and_desktop_width(
     browser: Browser,
     page_watch: PageWatch,
-    page_url: str,
+    ingress: IngressProcess,
+    courier: CourierUnderTest,
     servers: Servers,
     page_replica: ServiceProcess,
     canonical_order: dict,
 ) -> None:
     """Saves test-artifacts/screenshots/order-{desktop,phone}*.png; with
-    ORDER_PAGE_SCREENSHOT=path (`make screenshot`) also the desktop one for the README."""
+    ORDER_PAGE_SCREENSHOT=path (`make screenshot`) also the desktop one for the README.
+    The page is the one `make up` shows: behind the local ingress, with a courier."""
+    courier.api.add_courier("Ada Lovelace", "+15550100001", "scooter")
     demo = order_like(canonical_order, "b563feb7b2b84b6demo", **_DEMO_FIELDS)
     demo["payment"].update(_DEMO_PAYMENT)
     rng = random.Random(5005)  # a few realistic neighbours for the newest-orders list
     neighbours = [json.loads(encode_order(generate_order(rng))) for _ in range(4)]
     publish_orders(servers, page_replica, [demo, *neighbours])
+    settled(courier, demo["order_uid"], "assigned")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = open_page(browser, page_watch, viewport)
         try:
-            page.goto(f"{page_url}?id={demo['order_uid']}")
+            page.goto(f"{ingress.base_url}/?id={demo['order_uid']}")
             expect(heading(page)).to_have_text(f"Order {demo['order_uid']}")
             expect(page.locator("#recent-status")).to_have_attribute("data-state", "done")
+            expect(page.locator("#courier-fields [data-field='name'] dd")).to_have_text(
+                "Ada Lovelace"
+            )
+            expect(page.locator("#couriers-status")).to_have_attribute("data-state", "done")
             page.evaluate("document.fonts.ready")
             widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert widths[0] <= widths[1], f"{name}: the page scrolls sideways: {widths}"

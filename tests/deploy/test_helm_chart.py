@@ -10,6 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from devstack import ingress
+from devstack.services import INGRESS_DEFAULT
 from tests.deploy.conftest import (
     CHART,
     KIND_VALUES,
@@ -199,6 +201,14 @@ def test_ingress_sends_the_courier_api_to_the_courier_service(rendering: Renderi
     assert routes["/api/v1/couriers"] == "courier"
     assert routes["/api/v1/assignments"] == "courier"
     assert set(routes) == {"/", "/api/v1/couriers", "/api/v1/assignments"}
+
+
+def test_the_local_ingress_of_make_up_routes_as_the_chart_ingress_does(
+    default_rendering: Rendering,
+) -> None:
+    """`make up`'s nginx takes its routes from devstack.services; they must be the chart's."""
+    local = {path: service for service, paths in ingress.routes().items() for path in paths}
+    assert ingress_routes(default_rendering) == {"/": INGRESS_DEFAULT, **local}
 
 
 def test_a_disabled_service_takes_its_ingress_paths_with_it() -> None:

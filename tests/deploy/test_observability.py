@@ -80,6 +80,7 @@ def test_the_code_declares_the_metrics_the_dashboard_is_built_on() -> None:
         "ingestor_messages_rejected_total",
         "ingestor_http_request_duration_seconds_bucket",
         "query_relists_total",
+        "courier_consumer_lag",
     } <= names
 
 
@@ -141,6 +142,6 @@ def test_every_panel_queries_only_metrics_the_services_export(dashboard: Path) -
     for panel in panels:
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            named = set(re.findall(r"\b(?:ingestor|query)_[a-z0-9_]+\b", target["expr"]))
+            named = set(re.findall(r"\b(?:ingestor|query|courier)_[a-z0-9_]+\b", target["expr"]))
             assert named, f"{panel['title']}: {target['expr']} names no metric of ours"
             assert named <= exported, f"{panel['title']}: unknown {named - exported}"

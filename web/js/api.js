@@ -1,10 +1,16 @@
-// The query service's API as the page uses it: one order, its status, pages of the newest
-// orders. Each answer is classified here, so the views only decide what to show.
+// The APIs as the page uses them: from the query service one order, its status and pages of
+// the newest orders; from the courier service, on the same origin behind the ingress, who
+// delivers an order and the couriers. Each answer is classified here, so the views only
+// decide what to show.
 
 import { isPlainObject } from './json-values.js';
 
-const ORDERS_PATH = 'api/v1/orders'; // resolved against the page, i.e. /api/v1/orders
+// Resolved against the page, i.e. /api/v1/...
+const ORDERS_PATH = 'api/v1/orders';
+const ASSIGNMENTS_PATH = 'api/v1/assignments';
+const COURIERS_PATH = 'api/v1/couriers';
 export const ORDER_STATUSES = new Set(['created', 'cancelled', 'completed']);
+export const ASSIGNMENT_STATES = new Set(['assigned', 'delivered', 'waiting', 'cancelled', 'completed', 'pending']);
 export const SLOW_AFTER_MS = 3000;
 export const GIVE_UP_AFTER_MS = 15000;
 
@@ -102,6 +108,66 @@ export async function requestOrderPage({ limit, cursor, filters }, signal) {
     return { kind: 'page', orders: body.orders.filter(isPlainObject), nextCursor };
   }
   return { kind: 'refused', status: response.status, detail: isPlainObject(body) ? body.detail : undefined };
+}
+
+/**
+ * Who delivers order `id`: { kind: 'found', assignment } (its `state` one of
+ * ASSIGNMENT_STATES), { kind: 'unseen' } when the courier service has not seen the order
+ * yet, { kind: 'unavailable' } when no courier API answers on this origin (a query
+ * replica opened directly answers 404 without the courier's mark, or the network fails),
+ * or { kind: 'failed', status, detail } for any other answer. Rejects only on an abort.
+ */
+export async function requestAssignment(id, signal) {
+  let response;
+  let body;
+  try {
+    response = await fetchJson(apiUrl(`${ASSIGNMENTS_PATH}/${encodeURIComponent(id)}`), signal);
+    body = await readJson(response);
+  } catch (error) {
+    if (signal.aborted) {
+      throw error;
+    }
+    return { kind: 'unavailable' };
+  }
+  if (response.status === 200 && isPlainObject(body) && ASSIGNMENT_STATES.has(body.state)) {
+    return { kind: 'found', assignment: body };
+  }
+  // The courier service names the order in its 404; any other 404 is a server without it.
+  if (response.status === 404 && isPlainObject(body) && isPlainObject(body.extra) && body.extra.order_id === id) {
+    return { kind: 'unseen' };
+  }
+  if (response.status === 404) {
+    return { kind: 'unavailable' };
+  }
+  return { kind: 'failed', status: response.status, detail: isPlainObject(body) ? body.detail : undefined };
+}
+
+/**
+ * One page of couriers by id, with the statistics of all of them:
+ * { kind: 'page', couriers, nextAfter, stats } (stats null if only they failed), or
+ * { kind: 'unavailable', status } when the courier API does not answer here.
+ * Rejects on network errors and aborts.
+ */
+export async function requestCourierPage({ limit, after }, signal) {
+  const url = apiUrl(COURIERS_PATH);
+  url.searchParams.set('limit', String(limit));
+  if (after !== null) {
+    url.searchParams.set('after', String(after));
+  }
+  const [pageResponse, statsResponse] = await Promise.all([
+    fetchJson(url, signal),
+    fetchJson(apiUrl(`${COURIERS_PATH}/stats`), signal),
+  ]);
+  const [page, stats] = await Promise.all([readJson(pageResponse), readJson(statsResponse)]);
+  if (!(pageResponse.ok && isPlainObject(page) && Array.isArray(page.couriers))) {
+    return { kind: 'unavailable', status: pageResponse.status };
+  }
+  return {
+    kind: 'page',
+    couriers: page.couriers.filter(isPlainObject),
+    nextAfter: Number.isSafeInteger(page.next_after) ? page.next_after : null,
+    stats: statsResponse.ok && isPlainObject(stats) ? stats : null,
+  };
 }
 
 function apiUrl(path) {

@@ -4,6 +4,7 @@
 import { GIVE_UP_AFTER_MS, TimedRequest, requestOrder, requestStatus } from './api.js';
 import { pushIdToUrl, readIdFromUrl, replaceIdInUrl } from './address.js';
 import { describeValue } from './json-values.js';
+import { loadCourier } from './order-courier.js';
 import { ID_RULE, describeIdProblem, extractId } from './order-id.js';
 import { focusOrder, hideOrder, renderOrder } from './order-view.js';
 
@@ -109,7 +110,9 @@ async function lookUpOrder(id, focusResult) {
   setMessage('loading', `Loading order ${id}…`);
 
   // The document has no status: it comes from its own endpoint, asked at the same time.
+  // Who delivers it comes from the courier service, which the order does not wait for.
   const statusRequest = requestStatus(id, request.signal);
+  loadCourier(id);
   let outcome;
   try {
     outcome = await requestOrder(id, request.signal);

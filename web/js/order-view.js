@@ -1,7 +1,9 @@
-// The order shown on the page: its heading and status badge, then each section.
+// The order shown on the page: its heading and status badge, then each section. Its
+// courier card fills itself (order-courier), since it comes from another service.
 
 import { describeValue, isPlainObject } from './json-values.js';
 import { renderDelivery, renderPayment, renderSummary } from './order-fields.js';
+import { forgetCourier } from './order-courier.js';
 import { renderItems } from './order-items.js';
 import { forgetRawJson, showRawJson } from './raw-json.js';
 import { fillStatusBadge } from './status-badge.js';
@@ -32,6 +34,7 @@ export function renderOrder(order, status) {
 export function hideOrder() {
   article.hidden = true;
   forgetRawJson();
+  forgetCourier();
   document.title = BASE_TITLE;
 }
 

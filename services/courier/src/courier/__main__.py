@@ -1,8 +1,9 @@
 """`order-courier`: assign couriers to orders from `order-events`; serve the courier API.
 
-Beside the HTTP server run the Kafka consumer, the retry worker, the resync and a database
-watch for readiness. SIGTERM or SIGINT stops them all: the batch in hand is finished (or
-left uncommitted if the database is away) and the process exits 0.
+Beside the HTTP server run the Kafka consumer, the retry worker, the resync, a database
+watch for readiness and the consumer-lag measure. SIGTERM or SIGINT stops them all: the
+batch in hand is finished (or left uncommitted if the database is away) and the process
+exits 0.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from courier.app import create_app
+from courier.backlog import watch_backlog
 from courier.consumer import OrderEventConsumer, StopRequested
 from courier.gateway import OrderGateway
 from courier.health import Readiness
@@ -123,6 +125,7 @@ async def serve(settings: CourierSettings) -> None:
     jobs: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
         "database-watch": lambda stop: watch_database(pool, readiness, stop, every_seconds=2),
         "order-events-consumer": consume,
+        "backlog": lambda stop: watch_backlog(consumer, stop),
         "retry-worker": retries.run,
         "resync": resync.run,
     }

@@ -23,6 +23,12 @@ EVENTS_REJECTED = Counter(
 DATABASE_RETRIES = Counter(
     "courier_database_retries_total", "Batches retried after a transient database error"
 )
+CONSUMER_LAG = Gauge(
+    "courier_consumer_lag",
+    "order-events records on the partition not yet settled and committed by the group: the "
+    "partition's end offset minus the group's committed offset, measured every few seconds",
+    ["topic", "partition"],
+)
 BATCH_SECONDS = Histogram(
     "courier_batch_seconds", "Time to reconcile or queue a batch of order-events and commit it"
 )

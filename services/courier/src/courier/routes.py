@@ -145,5 +145,10 @@ async def get_assignment(
         )
     assignment = await roster.read_assignment(connection, order_id)
     if assignment is None:
-        raise NotFoundException(detail=f"the courier service has not seen order {order_id}")
+        # `extra` tells this answer from a 404 of a server without the courier API (the
+        # page opened straight on a query replica): the page shows that case differently.
+        raise NotFoundException(
+            detail=f"the courier service has not seen order {order_id}",
+            extra={"order_id": order_id},
+        )
     return assignment

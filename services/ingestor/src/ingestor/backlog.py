@@ -1,10 +1,9 @@
 """The work waiting, measured every few seconds for Prometheus: how far the consumer is
 behind each partition's end, and how long the oldest unsent outbox event has waited.
 
-Lag is counted as Kafka's own tools count it: the partition's end offset minus the offset
-the group has committed, which this ingestor moves only after a batch is written. So lag
-grows whenever records arrive faster than they are durably stored (a database away, a
-paused partition, a slow write), not merely when they are fetched late.
+Lag is counted as Kafka's own tools count it (order_shared.consumer_lag): the partition's
+end offset minus the offset the group has committed, which this ingestor moves only after
+a batch is written.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from aiokafka.errors import KafkaError
 from psycopg_pool import AsyncConnectionPool
 
 from ingestor import metrics
+from order_shared.consumer_lag import ConsumerLagReport
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,10 @@ async def watch_backlog(
     """Update the lag and outbox-age gauges until `stop` is set; a failed measure keeps
     the last value (the server it needs is away) and is tried again next time. Each is
     bounded by the interval, so a broker that does not answer cannot hold up the other."""
-    reported: set[tuple[str, str]] = set()
+    lag = ConsumerLagReport(metrics.CONSUMER_LAG)
     while not stop.is_set():
         try:
-            reported = await asyncio.wait_for(
-                _measure_lag(consumer, committed(), reported), timeout=interval_seconds
-            )
+            await asyncio.wait_for(lag.update(consumer, committed()), timeout=interval_seconds)
         except (KafkaError, TimeoutError) as error:
             log.debug("consumer lag not measured: %r", error)
         try:
@@ -55,31 +53,6 @@ async def watch_backlog(
             log.debug("outbox age not measured: %r", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-
-
-async def _measure_lag(
-    consumer: AIOKafkaConsumer,
-    committed: Mapping[TopicPartition, int],
-    reported: set[tuple[str, str]],
-) -> set[tuple[str, str]]:
-    assigned = list(consumer.assignment())
-    now_reported: set[tuple[str, str]] = set()
-    if assigned:
-        ends = await consumer.end_offsets(assigned)
-        unknown = [partition for partition in assigned if partition not in committed]
-        starts = await consumer.beginning_offsets(unknown) if unknown else {}
-        for partition in assigned:
-            done = committed.get(partition)
-            if done is None:
-                done = await consumer.committed(partition)
-            if done is None:  # nothing committed yet: everything from the start waits
-                done = starts[partition]
-            labels = (partition.topic, str(partition.partition))
-            metrics.CONSUMER_LAG.labels(*labels).set(max(ends[partition] - done, 0))
-            now_reported.add(labels)
-    for labels in reported - now_reported:  # partitions another ingestor owns now
-        metrics.CONSUMER_LAG.remove(*labels)
-    return now_reported
 
 
 async def _measure_outbox_age(pool: AsyncConnectionPool) -> None:
