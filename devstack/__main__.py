@@ -41,6 +41,7 @@ Order Service is up.
   page and API   {page}/   (try order b563feb7b2b84b6test)
   other replicas {"  ".join(f"{url}/" for url in others)}
   OpenAPI        {page}/schema
+  API token      {stack.dev_api_token()}  (for commands; also in {stack.DEV_API_TOKEN})
 {services}
   Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}
