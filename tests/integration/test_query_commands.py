@@ -320,6 +320,35 @@ def test_a_retry_with_the_same_idempotency_key_publishes_once_and_gets_the_same_
     assert "Idempotency-Key" in other.json()["detail"]
 
 
+def test_a_status_command_retried_with_its_key_gets_its_first_answer_not_409(
+    servers: Servers, client: httpx.Client
+) -> None:
+    new = order(9721)
+    client.post(
+        "/api/v1/orders", content=encode_order(new), headers={**auth(), "prefer": "wait=20"}
+    )
+    headers = {**auth(), "idempotency-key": f"complete-{new.order_uid}", "prefer": "wait=20"}
+    path = f"/api/v1/orders/{new.order_uid}/status"
+
+    first = client.post(path, json={"status": "completed"}, headers=headers)
+    retry = client.post(path, json={"status": "completed"}, headers=headers)
+
+    assert first.status_code == retry.status_code == 200
+    assert retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true"
+
+
+def test_a_malformed_idempotency_key_is_400(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/v1/orders",
+        content=encode_order(order(9722)),
+        headers={**auth(), "idempotency-key": "has spaces"},
+    )
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["detail"]
+
+
 def test_concurrent_duplicates_publish_once(
     servers: Servers, writers: list[ServiceProcess]
 ) -> None:
@@ -382,18 +411,22 @@ def test_commands_over_the_rate_are_429_with_retry_after(
     replica = start_query(
         servers, "query-rate-limited", API_TOKENS=RATE_TOKEN, COMMAND_RATE_PER_MINUTE="3"
     )
+    url = f"{replica.base_url}/api/v1/orders/no-such-order-9718"
     try:
-        statuses = [
-            httpx.delete(
-                f"{replica.base_url}/api/v1/orders/no-such-order-9718", headers=auth(RATE_TOKEN)
-            )
-            for _ in range(4)
-        ]
+        statuses = [httpx.delete(url, headers=auth(RATE_TOKEN)) for _ in range(4)]
+        # Without a valid token the client is its address. Other tests' unauthenticated
+        # attempts count there too, and a window may end meanwhile: 8 within a minute
+        # hold at least one window over 3.
+        guesses = [httpx.delete(url, headers=auth("guess-" + TOKEN)) for _ in range(8)]
     finally:
         replica.stop()
 
     assert [r.status_code for r in statuses] == [404, 404, 404, 429]
     assert 0 < int(statuses[-1].headers["retry-after"]) <= 60
+    assert statuses[-1].headers["x-content-type-options"] == "nosniff"
+    assert "more than 3 commands a minute" in statuses[-1].json()["detail"]
+    assert 429 in [r.status_code for r in guesses]
+    assert {r.status_code for r in guesses} <= {401, 429}
 
 
 def test_kafka_unreachable_is_503_with_a_message(

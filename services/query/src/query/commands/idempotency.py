@@ -12,11 +12,14 @@ back, so that a retry can publish.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 # Printable ASCII without spaces, as the IETF draft's examples; bounded for Redis keys.
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -95,7 +98,9 @@ class IdempotencyKeys:
         return entry.answer if entry.answer is not None else InProgress()
 
     async def keep(self, claimed: Claimed, answer: StoredAnswer) -> None:
-        """Store the answer for retries (a failure only costs a retry its replay)."""
+        """Store the answer for retries. If Redis cannot take it, the key is given back
+        (best effort): a retry then publishes again, which the ingestor takes as a repeat,
+        rather than being told "in progress" until the key expires."""
         try:
             await self._redis.set(
                 claimed.redis_key,
@@ -103,8 +108,9 @@ class IdempotencyKeys:
                 xx=True,
                 ex=self._ttl,
             )
-        except (RedisError, OSError):
-            pass
+        except (RedisError, OSError) as error:
+            log.warning("could not keep an idempotent answer: %s; giving the key back", error)
+            await self.give_back(claimed)
 
     async def give_back(self, claimed: Claimed) -> None:
         try:

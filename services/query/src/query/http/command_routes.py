@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar import MediaType, Request, Response, delete, post, put
+from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -28,6 +29,9 @@ from litestar.openapi.spec import (
     Reference,
     RequestBody,
     Schema,
+)
+from litestar.openapi.spec import (
+    Parameter as OpenAPIParameter,
 )
 from litestar.params import Parameter
 from litestar.types import ASGIApp
@@ -90,12 +94,44 @@ class Commands:
     _now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+_COMMAND_HEADERS = [
+    OpenAPIParameter(
+        name="Prefer",
+        param_in=ParamType.HEADER,
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, examples=["wait=10"]),
+        description=(
+            "`wait=N`: answer once this replica serves the change (at most N seconds, "
+            "0 to COMMAND_WAIT_MAX_SECONDS); other preferences are ignored."
+        ),
+    ),
+    OpenAPIParameter(
+        name="Idempotency-Key",
+        param_in=ParamType.HEADER,
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
+        description="A retry with the same key and request publishes nothing and gets the "
+        "first answer again.",
+    ),
+]
+
+
 @dataclass
-class _OrderBody(Operation):
-    """The OpenAPI operation of a command whose body is an order document (read as bytes,
-    so that every problem of it is reported, not Litestar's first)."""
+class _Command(Operation):
+    """The OpenAPI operation of a command: its optional headers, read by the handlers
+    themselves (a request may repeat `Prefer`)."""
 
     def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), *_COMMAND_HEADERS]
+
+
+@dataclass
+class _OrderBody(_Command):
+    """A command whose body is an order document (read as bytes, so that every problem of
+    it is reported, not Litestar's first)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.request_body = RequestBody(
             content={
                 "application/json": OpenAPIMediaType(schema=Reference("#/components/schemas/Order"))
@@ -106,8 +142,9 @@ class _OrderBody(Operation):
 
 
 @dataclass
-class _StatusBody(Operation):
+class _StatusBody(_Command):
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.request_body = RequestBody(
             content={
                 "application/json": OpenAPIMediaType(
@@ -473,6 +510,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             **_COMMON_ERRORS,
         },
         status_code=202,
+        operation_class=_Command,
     )
     async def erase_order(
         request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
