@@ -30,8 +30,9 @@ from query.commands.bearer import BearerTokens
 from query.commands.idempotency import IdempotencyKeys
 from query.commands.publisher import CommandPublisher
 from query.commands.rate_limit import CommandRateLimit
-from query.http.command_routes import Commands, CommandUnavailable, command_routes
+from query.http.command_routes import Commands, command_routes
 from query.http.hot_path import HotPath
+from query.http.idempotent_commands import CommandUnavailable
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers

@@ -12,27 +12,15 @@ that carries the published record's (partition, offset): no polling of the datab
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
 from litestar import MediaType, Request, Response, delete, post, put
-from litestar.enums import ParamType
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import (
-    OpenAPIMediaType,
-    OpenAPIType,
-    Operation,
-    Reference,
-    RequestBody,
-    Schema,
-)
-from litestar.openapi.spec import (
-    Parameter as OpenAPIParameter,
-)
 from litestar.params import Parameter
 from litestar.types import ASGIApp
 from opentelemetry import context, propagate
@@ -40,19 +28,20 @@ from opentelemetry import context, propagate
 from order_shared.model import ORDER_UID_PATTERN, Order, StatusChange
 from order_shared.topics import ORDER_STATUS, ORDERS
 from order_shared.validation import Invalid, ValidOrder, validate_order
-from query.commands.bearer import BearerTokens, authorization_of
-from query.commands.idempotency import (
-    Claimed,
-    IdempotencyKeys,
-    InProgress,
-    KeysUnavailable,
-    MalformedKey,
-    OtherRequest,
-    StoredAnswer,
-    request_fingerprint,
-)
-from query.commands.publisher import CommandPublisher, PublishUnavailable
+from query.commands.bearer import BearerTokens
+from query.commands.idempotency import IdempotencyKeys
+from query.commands.publisher import CommandPublisher
 from query.commands.rate_limit import CommandRateLimit, RateLimitMiddleware
+from query.http.command_openapi import (
+    ACCEPTED,
+    COMMON_ERRORS,
+    SECURITY,
+    CommandOperation,
+    OrderBodyOperation,
+    StatusBodyOperation,
+)
+from query.http.conditional import entity_tag
+from query.http.idempotent_commands import IdempotentCommands, json_answer
 from query.http.schemas import (
     BodyProblem,
     CommandAccepted,
@@ -70,14 +59,9 @@ _ORDER_UID = re.compile(ORDER_UID_PATTERN)
 _MALFORMED_ID = "malformed order id: use 1 to 64 letters, digits, '_' or '-'"
 _PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*\"?(?P<seconds>[0-9]{1,6})\"?\s*$", re.IGNORECASE)
 _NOT_JSON_CLASSES = ("EmptyMessage", "MalformedJson", "InvalidEncoding")
-_SECURITY = [{"bearer": []}]
 
 _encoder = msgspec.json.Encoder()
 _status_command = msgspec.json.Decoder(StatusCommand)
-
-
-class CommandUnavailable(Exception):
-    """Kafka or Redis cannot take the command now: 503, with a message."""
 
 
 @dataclass(frozen=True)
@@ -91,89 +75,8 @@ class Commands:
     rate_limit: CommandRateLimit
     max_body_bytes: int
     max_wait_seconds: int
-    _now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-_COMMAND_HEADERS = [
-    OpenAPIParameter(
-        name="Prefer",
-        param_in=ParamType.HEADER,
-        required=False,
-        schema=Schema(type=OpenAPIType.STRING, examples=["wait=10"]),
-        description=(
-            "`wait=N`: answer once this replica serves the change (at most N seconds, "
-            "0 to COMMAND_WAIT_MAX_SECONDS); other preferences are ignored."
-        ),
-    ),
-    OpenAPIParameter(
-        name="Idempotency-Key",
-        param_in=ParamType.HEADER,
-        required=False,
-        schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
-        description="A retry with the same key and request publishes nothing and gets the "
-        "first answer again.",
-    ),
-]
-
-
-@dataclass
-class _Command(Operation):
-    """The OpenAPI operation of a command: its optional headers, read by the handlers
-    themselves (a request may repeat `Prefer`)."""
-
-    def __post_init__(self) -> None:
-        self.parameters = [*(self.parameters or []), *_COMMAND_HEADERS]
-
-
-@dataclass
-class _OrderBody(_Command):
-    """A command whose body is an order document (read as bytes, so that every problem of
-    it is reported, not Litestar's first)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.request_body = RequestBody(
-            content={
-                "application/json": OpenAPIMediaType(schema=Reference("#/components/schemas/Order"))
-            },
-            required=True,
-            description="A whole order document, as on Kafka `orders`.",
-        )
-
-
-@dataclass
-class _StatusBody(_Command):
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.request_body = RequestBody(
-            content={
-                "application/json": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=["status"],
-                        properties={
-                            "status": Schema(
-                                type=OpenAPIType.STRING, enum=["cancelled", "completed"]
-                            )
-                        },
-                        additional_properties=False,
-                    )
-                )
-            },
-            required=True,
-            description="The final status to give the order.",
-        )
-
-
-def _json(
-    status_code: int, content: msgspec.Struct, headers: dict[str, str] | None = None
-) -> Response[bytes]:
-    return Response(
-        _encoder.encode(content),
-        status_code=status_code,
-        media_type=MediaType.JSON,
-        headers=headers or {},
-    )
+    # When a status command says the change happened (`changed_at`).
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def _location(order_uid: str) -> str:
@@ -182,7 +85,7 @@ def _location(order_uid: str) -> str:
 
 def _accepted(order_uid: str, detail: str) -> Response[bytes]:
     location = _location(order_uid)
-    return _json(202, CommandAccepted(order_uid, location, detail), {"location": location})
+    return json_answer(202, CommandAccepted(order_uid, location, detail), {"location": location})
 
 
 def _stored(entry: CachedOrder, status_code: int, order_uid: str, wait: int) -> Response[bytes]:
@@ -192,7 +95,7 @@ def _stored(entry: CachedOrder, status_code: int, order_uid: str, wait: int) -> 
         media_type=MediaType.JSON,
         headers={
             "location": _location(order_uid),
-            "etag": f'"{entry.version}"',
+            "etag": entity_tag(entry.version).decode(),
             "preference-applied": f"wait={wait}",
         },
     )
@@ -209,7 +112,7 @@ def _reject(invalid: Invalid, what: str) -> Response[bytes]:
     if invalid.error_class == "MessageTooLarge":
         raise ClientException(status_code=413, detail=invalid.reason)
     problems = [BodyProblem(problem.path, problem.reason) for problem in invalid.problems]
-    return _json(
+    return json_answer(
         422,
         InvalidBody(422, f"{what} is not valid: {len(problems)} problem(s)", problems),
     )
@@ -219,7 +122,7 @@ def prefer_wait(request: Request, max_seconds: int) -> int | None:
     """The seconds of `Prefer: wait=N`, or None; 400 beyond the bound or malformed."""
     for value in request.headers.getall("prefer", []):
         for preference in value.split(","):
-            if not preference.strip().lower().startswith("wait"):
+            if preference.partition("=")[0].strip().lower() != "wait":
                 continue
             match = _PREFER_WAIT.match(preference)
             if match is None or int(match["seconds"]) > max_seconds:
@@ -230,102 +133,22 @@ def prefer_wait(request: Request, max_seconds: int) -> int | None:
     return None
 
 
-_COMMON_ERRORS = {
-    400: ResponseSpec(ErrorBody, description="Malformed id, body, `Prefer` or `Idempotency-Key`"),
-    401: ResponseSpec(
-        ErrorBody,
-        description="No valid bearer token (`WWW-Authenticate: Bearer` says why)",
-    ),
-    409: ResponseSpec(ConflictBody, description="Conflicts with the order (see `detail`)"),
-    422: ResponseSpec(
-        InvalidBody,
-        description="The body is JSON but invalid (every problem, with its path), or the "
-        "`Idempotency-Key` was used for another request",
-    ),
-    429: ResponseSpec(ErrorBody, description="Too many commands; `Retry-After` says when to retry"),
-    503: ResponseSpec(ErrorBody, description="Kafka or Redis cannot take the command now"),
-}
-_ACCEPTED = ResponseSpec(
-    CommandAccepted,
-    description="Published; not yet visible here (no `Prefer: wait`, or it ran out)",
-)
-
-
 def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
     """Commands under `/api/v1/orders` (the read routes' router mounts them): bearer
     token, rate limit, idempotency keys."""
     informer = commands.informer
+    once = IdempotentCommands(commands.keys, commands.tokens).answer
 
     def rate_limited(app: ASGIApp) -> ASGIApp:
         return RateLimitMiddleware(app, commands.rate_limit)
 
     # What every command handler takes besides its own.
     guarded = {
-        "security": _SECURITY,
+        "security": SECURITY,
         "guards": [commands.tokens.guard],
         "middleware": [rate_limited],
         "tags": ["commands"],
     }
-
-    async def idempotent(
-        request: Request, body: bytes, perform: Callable[[], Awaitable[Response[bytes]]]
-    ) -> Response[bytes]:
-        """Perform once per `Idempotency-Key`: a retry gets the stored answer."""
-        key = request.headers.get("idempotency-key")
-        if key is None:
-            return await _available(perform)
-        client = commands.tokens.client_of(authorization_of(request)) or "-"
-        fingerprint = request_fingerprint(request.method, request.url.path, body)
-        try:
-            claim = await commands.keys.claim(client, key, fingerprint)
-        except MalformedKey as error:
-            raise ValidationException(detail=str(error)) from None
-        except KeysUnavailable as error:
-            raise CommandUnavailable(f"idempotency keys cannot be checked: {error}") from None
-        if isinstance(claim, StoredAnswer):
-            return Response(
-                claim.body,
-                status_code=claim.status_code,
-                media_type=MediaType.JSON,
-                headers={**claim.headers, "idempotent-replayed": "true"},
-            )
-        if isinstance(claim, InProgress):
-            return _json(
-                409,
-                ConflictBody(409, "a request with this Idempotency-Key is still in progress"),
-                {"retry-after": "1"},
-            )
-        if isinstance(claim, OtherRequest):
-            return _json(
-                422,
-                InvalidBody(
-                    422,
-                    "this Idempotency-Key was used for another request (method, path or body)",
-                    [BodyProblem("$", "Idempotency-Key reused with a different request")],
-                ),
-            )
-        return await _once(claim, perform)
-
-    async def _once(
-        claim: Claimed, perform: Callable[[], Awaitable[Response[bytes]]]
-    ) -> Response[bytes]:
-        try:
-            response = await _available(perform)
-        except BaseException:
-            await commands.keys.give_back(claim)
-            raise
-        if response.status_code >= 300:
-            await commands.keys.give_back(claim)
-        else:
-            await commands.keys.keep(
-                claim,
-                StoredAnswer(
-                    response.status_code,
-                    {name: response.headers[name] for name in response.headers},
-                    response.content,
-                ),
-            )
-        return response
 
     async def publish_order(request: Request, valid: ValidOrder) -> Response[bytes]:
         wait = prefer_wait(request, commands.max_wait_seconds)
@@ -349,7 +172,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 return _accepted(uid, f"published to orders; not visible here within {wait} s")
             return _stored(entry, 201 if entry.version == 1 else 200, uid, wait)
 
-        return await idempotent(request, body, perform)
+        return await once(request, body, perform)
 
     async def _entry(order_uid: str) -> CachedOrder | None:
         read = await informer.get_or_read(order_uid)
@@ -383,14 +206,14 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             "enough. An `Idempotency-Key` makes a retry publish nothing and get the first "
             "answer again."
         ),
-        operation_class=_OrderBody,
+        operation_class=OrderBodyOperation,
         **guarded,
         responses={
             201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
             200: ResponseSpec(Order, description="Replaced an order; stored and served here"),
-            202: _ACCEPTED,
+            202: ACCEPTED,
             413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
-            **_COMMON_ERRORS,
+            **COMMON_ERRORS,
         },
         status_code=202,
         request_max_body_size=commands.max_body_bytes,
@@ -408,14 +231,14 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             "As `POST /api/v1/orders`, with the id in the path: `409` if the body's "
             "`order_uid` is another."
         ),
-        operation_class=_OrderBody,
+        operation_class=OrderBodyOperation,
         **guarded,
         responses={
             201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
             200: ResponseSpec(Order, description="Replaced; stored and served here"),
-            202: _ACCEPTED,
+            202: ACCEPTED,
             413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
-            **_COMMON_ERRORS,
+            **COMMON_ERRORS,
         },
         status_code=202,
         request_max_body_size=commands.max_body_bytes,
@@ -428,7 +251,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         if isinstance(valid, Response):
             return valid
         if valid.order.order_uid != order_uid:
-            return _json(
+            return json_answer(
                 409,
                 ConflictBody(
                     409,
@@ -446,13 +269,13 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             "`409` with `current_status` when the order is already cancelled or completed. "
             "`Prefer: wait=N` and `Idempotency-Key` as for `POST /api/v1/orders`."
         ),
-        operation_class=_StatusBody,
+        operation_class=StatusBodyOperation,
         **guarded,
         responses={
             200: ResponseSpec(Order, description="The status is served here (with `Prefer: wait`)"),
-            202: _ACCEPTED,
+            202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
-            **_COMMON_ERRORS,
+            **COMMON_ERRORS,
         },
         status_code=202,
         request_max_body_size=4096,
@@ -466,7 +289,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             command = _status_command.decode(body)
         except msgspec.ValidationError as error:
             problem = str(error)
-            return _json(
+            return json_answer(
                 422,
                 InvalidBody(422, "the status command is not valid", [_body_problem(problem)]),
             )
@@ -478,7 +301,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             held = await _known(order_uid)
             if held.status != "created":
                 return _already(order_uid, held.status)
-            change = StatusChange(order_uid, command.status, commands._now())
+            change = StatusChange(order_uid, command.status, commands.now())
             with informer.waiters.register(order_uid) as waiter:
                 await commands.publisher.send(
                     ORDER_STATUS, order_uid, _encoder.encode(change), _trace_context(request)
@@ -493,7 +316,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 return _already(order_uid, entry.status)
             return _stored(entry, 200, order_uid, wait)
 
-        return await idempotent(request, body, perform)
+        return await once(request, body, perform)
 
     @delete(
         "/{order_uid:str}",
@@ -505,12 +328,12 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         ),
         **guarded,
         responses={
-            202: _ACCEPTED,
+            202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
-            **_COMMON_ERRORS,
+            **COMMON_ERRORS,
         },
         status_code=202,
-        operation_class=_Command,
+        operation_class=CommandOperation,
     )
     async def erase_order(
         request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
@@ -522,13 +345,13 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             await commands.publisher.send(ORDERS, order_uid, None, _trace_context(request))
             return _accepted(order_uid, "erasure published to orders")
 
-        return await idempotent(request, b"", perform)
+        return await once(request, b"", perform)
 
     return [create_order, replace_order, change_status, erase_order]
 
 
 def _already(order_uid: str, status: str) -> Response[bytes]:
-    return _json(
+    return json_answer(
         409,
         ConflictBody(409, f"order {order_uid} is already {status}", current_status=status),  # type: ignore[arg-type]
     )
@@ -537,13 +360,6 @@ def _already(order_uid: str, status: str) -> Response[bytes]:
 def _body_problem(message: str) -> BodyProblem:
     reason, _, path = message.rpartition(" - at `")
     return BodyProblem(path.rstrip("`"), reason) if reason else BodyProblem("$", message)
-
-
-async def _available(perform: Callable[[], Awaitable[Response[bytes]]]) -> Response[bytes]:
-    try:
-        return await perform()
-    except PublishUnavailable as error:
-        raise CommandUnavailable(str(error)) from None
 
 
 def _trace_context(request: Request) -> context.Context:
