@@ -41,6 +41,7 @@ Order Service is up.
                  replicas, balanced, and the courier API, as the chart's Ingress routes)
   query replicas {"  ".join(f"{url}/" for url in queries)}
   OpenAPI        {stack.INGRESS_URL}/schema
+  API token      {stack.dev_api_token()}  (for commands; also in {stack.DEV_API_TOKEN})
 {services}
   Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}

@@ -4,6 +4,7 @@ its state in `.state/` so a second `make up` finds the orders of the first."""
 from __future__ import annotations
 
 import configparser
+import secrets
 import shlex
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from devstack.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".state"
+# The bearer token of `make up`'s command API, for scripts: made once, then kept.
+DEV_API_TOKEN = STATE / "dev-api-token"
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,29 @@ TRACING = {
 }
 
 
-def replica_commands(ports: ServerPorts) -> list[ServerCommand]:
+def dev_api_token() -> str:
+    """The development token of the command API: generated on the first `make up` into
+    `.state/dev-api-token` (readable by its owner only), the same ever after."""
+    if not DEV_API_TOKEN.exists():
+        DEV_API_TOKEN.touch(mode=0o600)
+        DEV_API_TOKEN.write_text(secrets.token_urlsafe(32) + "\n")
+    return DEV_API_TOKEN.read_text().strip()
+
+
+def replica_commands(ports: ServerPorts, api_token: str) -> list[ServerCommand]:
     """How to run every replica, exporting its traces to `make up`'s Jaeger; a link names
-    the first replica of the service linked."""
+    the first replica of the service linked; query replicas take commands with
+    `api_token`."""
     urls = {name: services.base_url(service.ports[0]) for name, service in SERVICES.items()}
-    commands = [
-        services.command(replica.service, replica.name, ports, replica.port, urls)
+    tokens = {"API_TOKENS": api_token}
+    return [
+        replace(
+            command,
+            env={**command.env, **TRACING, **(tokens if replica.service == "query" else {})},
+        )
         for replica in replicas()
+        for command in [services.command(replica.service, replica.name, ports, replica.port, urls)]
     ]
-    return [replace(command, env={**command.env, **TRACING}) for command in commands]
 
 
 def _program_section(command: ServerCommand, autostart: bool) -> dict[str, str]:
@@ -152,7 +169,7 @@ def up(ports: ServerPorts) -> None:
         jaeger.prepare_server(JAEGER_PORTS),
         ingress_command(),  # answers 502 until the services behind it are up
     ]
-    config = write_supervisor_config(servers, replica_commands(ports))
+    config = write_supervisor_config(servers, replica_commands(ports, dev_api_token()))
     subprocess.run(
         [str(Path(sys.executable).with_name("supervisord")), "-c", str(config)], check=True
     )

@@ -122,9 +122,14 @@ def rendering(request: pytest.FixtureRequest) -> Rendering:
     return request.getfixturevalue(f"{request.param}_rendering")
 
 
+# Compose's `${NAME:-default}` with NAME unset, as on a laptop that sets nothing.
+_COMPOSE_DEFAULT = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}")
+
+
 @pytest.fixture(scope="session")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    """The Compose file as `docker compose` reads it with no variable set."""
+    return yaml.safe_load(_COMPOSE_DEFAULT.sub(r"\1", COMPOSE_FILE.read_text()))
 
 
 TILT_API = Path(__file__).with_name("tilt_api.star")

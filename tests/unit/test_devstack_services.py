@@ -3,6 +3,8 @@ entry in SERVICES."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from devstack import services, stack
@@ -18,10 +20,36 @@ def test_make_up_runs_its_services_on_the_contract_ports() -> None:
 
 def test_make_up_gives_the_courier_the_first_query_replica_as_its_gateway() -> None:
     (courier,) = [
-        command for command in stack.replica_commands(ServerPorts()) if command.name == "courier"
+        command
+        for command in stack.replica_commands(ServerPorts(), "t" * 32)
+        if command.name == "courier"
     ]
 
     assert courier.env["ORDER_GATEWAY_URL"] == "http://127.0.0.1:8080"
+
+
+def test_make_up_gives_its_token_to_the_query_replicas_only() -> None:
+    commands = stack.replica_commands(ServerPorts(), "dev-token-of-make-up")
+
+    assert {command.name for command in commands if "API_TOKENS" in command.env} == {
+        "query-1",
+        "query-2",
+    }
+    assert {command.env.get("API_TOKENS") for command in commands} == {
+        "dev-token-of-make-up",
+        None,
+    }
+
+
+def test_the_dev_token_is_made_once_and_readable_by_its_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack, "DEV_API_TOKEN", tmp_path / "dev-api-token")
+
+    first, again = stack.dev_api_token(), stack.dev_api_token()
+
+    assert first == again and len(first) >= 32
+    assert (tmp_path / "dev-api-token").stat().st_mode & 0o777 == 0o600
 
 
 def test_a_service_reads_the_servers_and_logs_in_as_its_own_user() -> None:
@@ -50,7 +78,9 @@ def test_a_new_service_is_one_entry_with_its_login_its_replicas_and_its_links(
     )
     monkeypatch.setitem(SERVICES, "courier", courier)
 
-    commands = {command.name: command for command in stack.replica_commands(ServerPorts())}
+    commands = {
+        command.name: command for command in stack.replica_commands(ServerPorts(), "t" * 32)
+    }
 
     assert commands["courier"].argv == [str(services.executable_path("order-courier"))]
     assert commands["courier"].env["PORT"] == "8082"

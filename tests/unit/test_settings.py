@@ -18,6 +18,10 @@ BIN = Path(sys.executable).parent
         ("order-query", "PORT", "eighty"),
         ("order-query", "CACHE_MAX_ENTRIES", "0"),
         ("order-query", "WORKERS", "0"),
+        ("order-query", "API_TOKENS", ""),
+        ("order-query", "API_TOKENS", "short"),
+        ("order-query", "COMMAND_WAIT_MAX_SECONDS", "301"),
+        ("order-query", "MAX_MESSAGE_BYTES", "999999999"),
         ("order-ingestor", "DATABASE_URL", "mysql://nope"),
         ("order-ingestor", "BATCH_MAX_RECORDS", "-5"),
         ("order-ingestor", "LOG_LEVEL", "LOUD"),
@@ -58,3 +62,19 @@ def test_a_rejected_url_is_not_echoed_because_it_may_hold_a_password(tmp_path: P
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "s3cret-password" not in result.stderr
+
+
+def test_a_rejected_api_token_is_not_echoed(tmp_path: Path) -> None:
+    valid, malformed = "a-valid-token-of-enough-length", "has a space-in-it-s3cret"
+    result = subprocess.run(
+        [str(BIN / "order-query")],
+        env={**os.environ, "API_TOKENS": f"{valid},{malformed}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "API_TOKENS" in result.stderr and "token 2 of 2" in result.stderr
+    assert valid not in result.stderr and "s3cret" not in result.stderr

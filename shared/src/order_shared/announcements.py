@@ -18,6 +18,10 @@ class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
     # The order document exactly as served (canonical JSON); JSON null invalidates.
     order: msgspec.Raw = _NULL
     traceparent: str | None = None
+    # The (partition, offset) on Kafka `orders` of the record the content came from, when
+    # known: a command that published that record waits until a replica has applied it.
+    source_partition: int | None = None
+    source_offset: int | None = None
 
     @property
     def document(self) -> bytes | None:

@@ -56,6 +56,8 @@ class ChangeAnnouncer:
                             status=change.status,
                             order=msgspec.Raw(change.document or b"null"),
                             traceparent=change.traceparent,
+                            source_partition=None if change.source is None else change.source[0],
+                            source_offset=None if change.source is None else change.source[1],
                         )
                     )
                     for change in changes[start : start + _MESSAGES_PER_SCRIPT]

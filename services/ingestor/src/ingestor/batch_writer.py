@@ -180,6 +180,7 @@ async def write_batch(
                 state.status,
                 state.new_content.document if state.new_content else None,
                 state.traceparent,
+                state.source,
             )
             for offset, state in enumerate(changed, start=1)
         ]

@@ -48,3 +48,5 @@ class OrderChange(msgspec.Struct, frozen=True, gc=False):
     document: bytes | None
     # The trace of the message that made the last change, carried on to the replicas.
     traceparent: str | None = None
+    # The (partition, offset) of the `orders` record the content came from, if known.
+    source: tuple[int, int] | None = None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from order_shared.settings import Port, ServiceSettings
+from order_shared.topics import MAX_MESSAGE_BYTES
+
+# RFC 6750's b64token, and long enough not to be guessed.
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_MIN_TOKEN_LENGTH = 16
 
 # In a source checkout the page lives in the repository's `web/`; images set WEB_ROOT.
 _CHECKOUT_WEB_ROOT = Path(__file__).resolve().parents[4] / "web"
@@ -34,8 +40,44 @@ class QuerySettings(ServiceSettings):
     warm_batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
     database_pool_size: int = Field(default=8, ge=1, le=100)
 
+    # Commands (POST, PUT, DELETE under /api/v1/orders). Several tokens, comma-separated,
+    # may be valid at once (rotation). Unset: this replica takes no commands (each is
+    # answered 401); set but empty or malformed: the service does not start.
+    api_tokens: SecretStr | None = None
+    # The same limit as the ingestor's MAX_MESSAGE_BYTES: a body the ingestor would
+    # dead-letter for its size is refused here with 413.
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, le=MAX_MESSAGE_BYTES)
+    command_wait_max_seconds: int = Field(default=30, ge=0, le=300)
+    kafka_send_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    # Commands per client (a token, or an address for unauthenticated attempts) per minute.
+    command_rate_per_minute: int = Field(default=600, ge=1, le=10_000_000)
+
     @model_validator(mode="after")
     def _workers_need_granian(self) -> QuerySettings:
         if self.workers > 1 and self.asgi_server != "granian":
             raise ValueError("WORKERS above 1 needs ASGI_SERVER=granian")
         return self
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_are_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        tokens = value.get_secret_value().split(",")
+        for position, token in enumerate(tokens, start=1):
+            token = token.strip()
+            # The message names the position, never the token.
+            if len(token) < _MIN_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+                raise ValueError(
+                    f"token {position} of {len(tokens)} must be at least "
+                    f"{_MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 . _ ~ + / - (then any '=')"
+                )
+        return value
+
+    def bearer_tokens(self) -> tuple[bytes, ...]:
+        """The valid tokens; empty when commands are off."""
+        if self.api_tokens is None:
+            return ()
+        tokens = self.api_tokens.get_secret_value().split(",")
+        return tuple(token.strip().encode() for token in tokens)

@@ -16,6 +16,7 @@ from litestar.file_system import BaseLocalFileSystem
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response.file import ASGIFileResponse
 from litestar.static_files import StaticFiles, create_static_files_router
 from litestar.types import ASGIApp
@@ -25,7 +26,13 @@ from redis.asyncio import Redis
 
 from order_shared.database import create_pool
 from order_shared.redis_client import create_redis
+from query.commands.bearer import BearerTokens
+from query.commands.idempotency import IdempotencyKeys
+from query.commands.publisher import CommandPublisher
+from query.commands.rate_limit import CommandRateLimit
+from query.http.command_routes import Commands, command_routes
 from query.http.hot_path import HotPath
+from query.http.idempotent_commands import CommandUnavailable
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
@@ -56,6 +63,15 @@ def _page_head(web_root: Path) -> HTTPRouteHandler:
         return await page.handle(path="/", is_head_response=True)
 
     return page_head
+
+
+def _command_unavailable(request: Request, error: CommandUnavailable) -> Response[dict]:
+    return Response(
+        {"status_code": 503, "detail": f"the command cannot be taken now: {error}"},
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers={"retry-after": "1"},
+    )
 
 
 def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Response[dict]:
@@ -102,11 +118,24 @@ def build(settings: QuerySettings) -> Replica:
         ),
     )
     hits = HitCount()
+    publisher = CommandPublisher(
+        settings.kafka_bootstrap_servers, settings.kafka_send_timeout_seconds
+    )
+    tokens = BearerTokens(settings.bearer_tokens())
+    commands = Commands(
+        informer=informer,
+        publisher=publisher,
+        keys=IdempotencyKeys(redis, settings.idempotency_ttl_seconds),
+        tokens=tokens,
+        rate_limit=CommandRateLimit(redis, tokens, settings.command_rate_per_minute),
+        max_body_bytes=settings.max_message_bytes,
+        max_wait_seconds=settings.command_wait_max_seconds,
+    )
     framework = Litestar(
         # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
         logging_config=None,
         route_handlers=[
-            order_routes(informer, pool),
+            order_routes(informer, pool, command_routes(commands)),
             *health_routes(informer, QueryMetrics(informer, hits)),
             create_static_files_router(
                 path="/",
@@ -117,14 +146,26 @@ def build(settings: QuerySettings) -> Replica:
             ),
             _page_head(settings.web_root),
         ],
-        lifespan=[_running(pool, redis, informer)],
+        lifespan=[_running(pool, redis, informer, publisher)],
         before_send=[add_security_headers],
-        exception_handlers={DatabaseUnavailable: _database_unavailable},
+        exception_handlers={
+            DatabaseUnavailable: _database_unavailable,
+            CommandUnavailable: _command_unavailable,
+        },
         openapi_config=OpenAPIConfig(
             title="Order Service query API",
             version="1.0.0",
             description="Orders served from memory, kept fresh from PostgreSQL and Redis.",
             path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A token of API_TOKENS; commands only, reads are public.",
+                    )
+                }
+            ),
             # Documents only: an HTML viewer would need third-party scripts, which the
             # Content-Security-Policy of this origin forbids.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
@@ -134,9 +175,10 @@ def build(settings: QuerySettings) -> Replica:
 
 
 def _running(
-    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer
+    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer, publisher: CommandPublisher
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """The lifespan: open the pool, run the informer; on the way out, the reverse."""
+    """The lifespan: open the pool, run the informer and the command publisher; on the
+    way out, the reverse."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -145,6 +187,7 @@ def _running(
             resources.push_async_callback(pool.close)
             resources.push_async_callback(redis.aclose)
             resources.push_async_callback(_cancel, asyncio.create_task(informer.run()))
+            resources.push_async_callback(_cancel, asyncio.create_task(publisher.run()))
             yield
 
     return lifespan

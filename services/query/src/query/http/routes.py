@@ -12,7 +12,7 @@ ids are ever cached.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -110,8 +110,13 @@ def _document(order_uid: str, entry: CachedOrder) -> bytes:
     return entry.body
 
 
-def order_routes(informer: OrderInformer, pool: AsyncConnectionPool) -> Router:
-    """`/api/v1/orders`: one order, its status, and pages of the newest orders."""
+def order_routes(
+    informer: OrderInformer,
+    pool: AsyncConnectionPool,
+    commands: Sequence[HTTPRouteHandler] = (),
+) -> Router:
+    """`/api/v1/orders`: one order, its status, and pages of the newest orders; and the
+    `commands` (one router per path: Litestar gives each path one OPTIONS handler)."""
 
     async def entry_of(order_uid: str) -> CachedOrder:
         """From memory, or read once: 400, 404 or 422. (Only valid ids are ever cached, so
@@ -260,7 +265,9 @@ def order_routes(informer: OrderInformer, pool: AsyncConnectionPool) -> Router:
         return await read_page(pool, search, after, limit)
 
     return Router(
-        "/api/v1/orders", route_handlers=[get_order, get_order_status, list_orders], tags=["orders"]
+        "/api/v1/orders",
+        route_handlers=[get_order, get_order_status, list_orders, *commands],
+        tags=["orders"],
     )
 
 

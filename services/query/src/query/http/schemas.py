@@ -4,6 +4,7 @@ reads, and pages of order summaries for the list on the page."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -44,3 +45,40 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
     status_code: int
     detail: str
+
+
+class CommandAccepted(msgspec.Struct, frozen=True):
+    """A command's record is on Kafka; the order at `location` shows it once ingested."""
+
+    order_uid: str
+    location: str
+    detail: str
+
+
+class StatusCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /api/v1/orders/{order_uid}/status`: the final status to give the order."""
+
+    status: Literal["cancelled", "completed"]
+
+
+class BodyProblem(msgspec.Struct, frozen=True):
+    """One thing wrong with a command's body: where (a JSON path) and why."""
+
+    path: str
+    reason: str
+
+
+class InvalidBody(msgspec.Struct, frozen=True):
+    """422: the body is JSON but not a valid order (or command); every problem is listed."""
+
+    status_code: int
+    detail: str
+    problems: list[BodyProblem]
+
+
+class ConflictBody(msgspec.Struct, frozen=True):
+    """409: what the command conflicts with (for a status: the order's current status)."""
+
+    status_code: int
+    detail: str
+    current_status: OrderStatus | None = None

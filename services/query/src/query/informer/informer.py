@@ -14,6 +14,7 @@ from functools import partial
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from query.informer.change_waiters import ChangeWaiters
 from query.informer.lookup import OrderLookup
 from query.informer.order_reader import UnreadableOrder, read_order
 from query.informer.reflector import OrderReflector
@@ -40,12 +41,14 @@ class OrderInformer:
             ttl_seconds=limits.ttl_seconds,
             not_found_ttl_seconds=limits.not_found_ttl_seconds,
         )
+        self.waiters = ChangeWaiters()
         self.reflector = OrderReflector(
             self.store,
             pool,
             redis,
             catch_up_interval=limits.catch_up_interval_seconds,
             list_batch_size=limits.list_batch_size,
+            on_applied=self.waiters.applied,
         )
         self.lookup = OrderLookup(self.store, partial(read_order, pool))
         # The hot path, bound once: a cache hit is one call.

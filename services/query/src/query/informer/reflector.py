@@ -86,12 +86,15 @@ class OrderReflector:
         *,
         catch_up_interval: float,
         list_batch_size: int,
+        on_applied: Callable[[ChangeAnnouncement], None] = lambda _: None,
     ) -> None:
         self._store = store
         self._pool = pool
         self._redis = redis
         self._catch_up_interval = catch_up_interval
         self._list_batch_size = list_batch_size
+        # Told of every announcement once applied: commands waiting to read their write.
+        self._on_applied = on_applied
         self.synced = asyncio.Event()
         self.last_seq = 0
         self.stats = ReflectorStats()
@@ -283,6 +286,7 @@ class OrderReflector:
             self.stats.announcements_applied += 1
         else:
             self.stats.announcements_ignored += 1
+        self._on_applied(announcement)
         if announcement.seq == self.last_seq + 1:
             self.last_seq = announcement.seq
         elif announcement.seq > self.last_seq + 1 and not self._catch_up_requested.is_set():

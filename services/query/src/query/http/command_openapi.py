@@ -1,0 +1,115 @@
+"""What the OpenAPI document says of the commands that their signatures cannot: the
+bodies (read as bytes by the handlers, so that every problem is reported, not
+Litestar's first), the optional headers, and the error answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.enums import ParamType
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
+from litestar.openapi.spec import (
+    Parameter as OpenAPIParameter,
+)
+
+from query.http.schemas import CommandAccepted, ConflictBody, ErrorBody, InvalidBody
+
+SECURITY = [{"bearer": []}]
+
+_COMMAND_HEADERS = [
+    OpenAPIParameter(
+        name="Prefer",
+        param_in=ParamType.HEADER,
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, examples=["wait=10"]),
+        description=(
+            "`wait=N`: answer once this replica serves the change (at most N seconds, "
+            "0 to COMMAND_WAIT_MAX_SECONDS); other preferences are ignored."
+        ),
+    ),
+    OpenAPIParameter(
+        name="Idempotency-Key",
+        param_in=ParamType.HEADER,
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
+        description="A retry with the same key and request publishes nothing and gets the "
+        "first answer again.",
+    ),
+]
+
+
+@dataclass
+class CommandOperation(Operation):
+    """The OpenAPI operation of a command: its optional headers, read by the handlers
+    themselves (a request may repeat `Prefer`)."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), *_COMMAND_HEADERS]
+
+
+@dataclass
+class OrderBodyOperation(CommandOperation):
+    """A command whose body is an order document."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.request_body = RequestBody(
+            content={
+                "application/json": OpenAPIMediaType(schema=Reference("#/components/schemas/Order"))
+            },
+            required=True,
+            description="A whole order document, as on Kafka `orders`.",
+        )
+
+
+@dataclass
+class StatusBodyOperation(CommandOperation):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.request_body = RequestBody(
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["status"],
+                        properties={
+                            "status": Schema(
+                                type=OpenAPIType.STRING, enum=["cancelled", "completed"]
+                            )
+                        },
+                        additional_properties=False,
+                    )
+                )
+            },
+            required=True,
+            description="The final status to give the order.",
+        )
+
+
+COMMON_ERRORS = {
+    400: ResponseSpec(ErrorBody, description="Malformed id, body, `Prefer` or `Idempotency-Key`"),
+    401: ResponseSpec(
+        ErrorBody,
+        description="No valid bearer token (`WWW-Authenticate: Bearer` says why)",
+    ),
+    409: ResponseSpec(ConflictBody, description="Conflicts with the order (see `detail`)"),
+    422: ResponseSpec(
+        InvalidBody,
+        description="The body is JSON but invalid (every problem, with its path), or the "
+        "`Idempotency-Key` was used for another request",
+    ),
+    429: ResponseSpec(ErrorBody, description="Too many commands; `Retry-After` says when to retry"),
+    503: ResponseSpec(ErrorBody, description="Kafka or Redis cannot take the command now"),
+}
+ACCEPTED = ResponseSpec(
+    CommandAccepted,
+    description="Published; not yet visible here (no `Prefer: wait`, or it ran out)",
+)

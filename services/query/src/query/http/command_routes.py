@@ -1,0 +1,367 @@
+"""The command routes: create, replace, finish and erase orders by publishing Kafka
+records for the ingestor, which stays the only writer of the database.
+
+Each command is checked first with what the ingestor itself checks (the shared
+validator), so a 202 means the record will be stored, then published keyed by the order
+id with the request's trace context. It is answered `202 Accepted` at once, or, with
+`Prefer: wait=N`, once this replica's cache shows the change (201 or 200 with the stored
+order), or 202 when N seconds were not enough. The wait is woken by the announcement
+that carries the published record's (partition, offset): no polling of the database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import MediaType, Request, Response, delete, post, put
+from litestar.exceptions import ClientException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.types import ASGIApp
+from opentelemetry import context, propagate
+
+from order_shared.model import ORDER_UID_PATTERN, Order, StatusChange
+from order_shared.topics import ORDER_STATUS, ORDERS
+from order_shared.validation import Invalid, ValidOrder, validate_order
+from query.commands.bearer import BearerTokens
+from query.commands.idempotency import IdempotencyKeys
+from query.commands.publisher import CommandPublisher
+from query.commands.rate_limit import CommandRateLimit, RateLimitMiddleware
+from query.http.command_openapi import (
+    ACCEPTED,
+    COMMON_ERRORS,
+    SECURITY,
+    CommandOperation,
+    OrderBodyOperation,
+    StatusBodyOperation,
+)
+from query.http.conditional import entity_tag
+from query.http.idempotent_commands import IdempotentCommands, json_answer
+from query.http.schemas import (
+    BodyProblem,
+    CommandAccepted,
+    ConflictBody,
+    ErrorBody,
+    InvalidBody,
+    StatusCommand,
+)
+from query.informer.change_waiters import from_source, terminal
+from query.informer.informer import OrderInformer
+from query.informer.order_reader import UnreadableOrder
+from query.informer.store import CachedOrder
+
+_ORDER_UID = re.compile(ORDER_UID_PATTERN)
+_MALFORMED_ID = "malformed order id: use 1 to 64 letters, digits, '_' or '-'"
+_PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*\"?(?P<seconds>[0-9]{1,6})\"?\s*$", re.IGNORECASE)
+_NOT_JSON_CLASSES = ("EmptyMessage", "MalformedJson", "InvalidEncoding")
+
+_encoder = msgspec.json.Encoder()
+_status_command = msgspec.json.Decoder(StatusCommand)
+
+
+@dataclass(frozen=True)
+class Commands:
+    """What the command routes need, built once by the app."""
+
+    informer: OrderInformer
+    publisher: CommandPublisher
+    keys: IdempotencyKeys
+    tokens: BearerTokens
+    rate_limit: CommandRateLimit
+    max_body_bytes: int
+    max_wait_seconds: int
+    # When a status command says the change happened (`changed_at`).
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def _location(order_uid: str) -> str:
+    return f"/api/v1/orders/{order_uid}"
+
+
+def _accepted(order_uid: str, detail: str) -> Response[bytes]:
+    location = _location(order_uid)
+    return json_answer(202, CommandAccepted(order_uid, location, detail), {"location": location})
+
+
+def _stored(entry: CachedOrder, status_code: int, order_uid: str, wait: int) -> Response[bytes]:
+    return Response(
+        entry.body,
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers={
+            "location": _location(order_uid),
+            "etag": entity_tag(entry.version).decode(),
+            "preference-applied": f"wait={wait}",
+        },
+    )
+
+
+def _check_id(order_uid: str) -> None:
+    if len(order_uid) > 64 or not _ORDER_UID.fullmatch(order_uid):
+        raise ValidationException(detail=_MALFORMED_ID)
+
+
+def _reject(invalid: Invalid, what: str) -> Response[bytes]:
+    if invalid.error_class in _NOT_JSON_CLASSES:
+        raise ValidationException(detail=f"the body is not JSON: {invalid.reason}")
+    if invalid.error_class == "MessageTooLarge":
+        raise ClientException(status_code=413, detail=invalid.reason)
+    problems = [BodyProblem(problem.path, problem.reason) for problem in invalid.problems]
+    return json_answer(
+        422,
+        InvalidBody(422, f"{what} is not valid: {len(problems)} problem(s)", problems),
+    )
+
+
+def prefer_wait(request: Request, max_seconds: int) -> int | None:
+    """The seconds of `Prefer: wait=N`, or None; 400 beyond the bound or malformed."""
+    for value in request.headers.getall("prefer", []):
+        for preference in value.split(","):
+            if preference.partition("=")[0].strip().lower() != "wait":
+                continue
+            match = _PREFER_WAIT.match(preference)
+            if match is None or int(match["seconds"]) > max_seconds:
+                raise ValidationException(
+                    detail=f"Prefer: wait must be a whole number of seconds from 0 to {max_seconds}"
+                )
+            return int(match["seconds"])
+    return None
+
+
+def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
+    """Commands under `/api/v1/orders` (the read routes' router mounts them): bearer
+    token, rate limit, idempotency keys."""
+    informer = commands.informer
+    once = IdempotentCommands(commands.keys, commands.tokens).answer
+
+    def rate_limited(app: ASGIApp) -> ASGIApp:
+        return RateLimitMiddleware(app, commands.rate_limit)
+
+    # What every command handler takes besides its own.
+    guarded = {
+        "security": SECURITY,
+        "guards": [commands.tokens.guard],
+        "middleware": [rate_limited],
+        "tags": ["commands"],
+    }
+
+    async def publish_order(request: Request, valid: ValidOrder) -> Response[bytes]:
+        wait = prefer_wait(request, commands.max_wait_seconds)
+        body = await request.body()
+
+        async def perform() -> Response[bytes]:
+            uid = valid.order.order_uid
+            with informer.waiters.register(uid) as waiter:
+                held = informer.cached(uid)
+                record = await commands.publisher.send(
+                    ORDERS, uid, valid.document, _trace_context(request)
+                )
+                if wait is None:
+                    return _accepted(uid, "published to orders")
+                if held is not None and held.body == valid.document:
+                    # The same content again: the ingestor changes nothing, announces nothing.
+                    return _stored(held, 200, uid, wait)
+                seen = await waiter.wait_for(from_source(record.partition, record.offset), wait)
+            entry = None if seen is None else await _entry(uid)
+            if entry is None:
+                return _accepted(uid, f"published to orders; not visible here within {wait} s")
+            return _stored(entry, 201 if entry.version == 1 else 200, uid, wait)
+
+        return await once(request, body, perform)
+
+    async def _entry(order_uid: str) -> CachedOrder | None:
+        read = await informer.get_or_read(order_uid)
+        return None if isinstance(read, UnreadableOrder) else read
+
+    async def _known(order_uid: str) -> CachedOrder:
+        _check_id(order_uid)
+        read = await informer.get_or_read(order_uid)
+        if read is None:
+            raise ClientException(status_code=404, detail=f"no order with id {order_uid}")
+        if isinstance(read, UnreadableOrder):
+            raise ClientException(
+                status_code=422,
+                detail=f"order {order_uid} is stored but cannot be read: {read.reason}",
+            )
+        return read
+
+    def _valid_order(body: bytes) -> ValidOrder | Response[bytes]:
+        valid = validate_order(body, commands.max_body_bytes)
+        return _reject(valid, "the order") if isinstance(valid, Invalid) else valid
+
+    @post(
+        "/",
+        summary="Create an order",
+        description=(
+            "Publishes the order document to Kafka `orders`, keyed by its `order_uid`, once "
+            "it passes exactly the ingestor's checks. `202` at once, with `Location`; with "
+            "`Prefer: wait=N` (0 to COMMAND_WAIT_MAX_SECONDS) the answer waits until this "
+            "replica serves the order: `201` (new) or `200` (it replaced one) with the "
+            "stored document and `Preference-Applied`, or `202` if N seconds were not "
+            "enough. An `Idempotency-Key` makes a retry publish nothing and get the first "
+            "answer again."
+        ),
+        operation_class=OrderBodyOperation,
+        **guarded,
+        responses={
+            201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
+            200: ResponseSpec(Order, description="Replaced an order; stored and served here"),
+            202: ACCEPTED,
+            413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
+            **COMMON_ERRORS,
+        },
+        status_code=202,
+        request_max_body_size=commands.max_body_bytes,
+    )
+    async def create_order(request: Request) -> Response[bytes]:
+        valid = _valid_order(await request.body())
+        if isinstance(valid, Response):
+            return valid
+        return await publish_order(request, valid)
+
+    @put(
+        "/{order_uid:str}",
+        summary="Create or replace an order",
+        description=(
+            "As `POST /api/v1/orders`, with the id in the path: `409` if the body's "
+            "`order_uid` is another."
+        ),
+        operation_class=OrderBodyOperation,
+        **guarded,
+        responses={
+            201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
+            200: ResponseSpec(Order, description="Replaced; stored and served here"),
+            202: ACCEPTED,
+            413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
+            **COMMON_ERRORS,
+        },
+        status_code=202,
+        request_max_body_size=commands.max_body_bytes,
+    )
+    async def replace_order(
+        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+    ) -> Response[bytes]:
+        _check_id(order_uid)
+        valid = _valid_order(await request.body())
+        if isinstance(valid, Response):
+            return valid
+        if valid.order.order_uid != order_uid:
+            return json_answer(
+                409,
+                ConflictBody(
+                    409,
+                    f"the path names order {order_uid} but the body is order "
+                    f"{valid.order.order_uid}",
+                ),
+            )
+        return await publish_order(request, valid)
+
+    @post(
+        "/{order_uid:str}/status",
+        summary="Cancel or complete an order",
+        description=(
+            'Publishes `{"order_uid", "status", "changed_at"}` to Kafka `order-status`. '
+            "`409` with `current_status` when the order is already cancelled or completed. "
+            "`Prefer: wait=N` and `Idempotency-Key` as for `POST /api/v1/orders`."
+        ),
+        operation_class=StatusBodyOperation,
+        **guarded,
+        responses={
+            200: ResponseSpec(Order, description="The status is served here (with `Prefer: wait`)"),
+            202: ACCEPTED,
+            404: ResponseSpec(ErrorBody, description="No such order"),
+            **COMMON_ERRORS,
+        },
+        status_code=202,
+        request_max_body_size=4096,
+    )
+    async def change_status(
+        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+    ) -> Response[bytes]:
+        _check_id(order_uid)
+        body = await request.body()
+        try:
+            command = _status_command.decode(body)
+        except msgspec.ValidationError as error:
+            problem = str(error)
+            return json_answer(
+                422,
+                InvalidBody(422, "the status command is not valid", [_body_problem(problem)]),
+            )
+        except msgspec.DecodeError as error:
+            raise ValidationException(detail=f"the body is not JSON: {error}") from None
+        wait = prefer_wait(request, commands.max_wait_seconds)
+
+        async def perform() -> Response[bytes]:
+            held = await _known(order_uid)
+            if held.status != "created":
+                return _already(order_uid, held.status)
+            change = StatusChange(order_uid, command.status, commands.now())
+            with informer.waiters.register(order_uid) as waiter:
+                await commands.publisher.send(
+                    ORDER_STATUS, order_uid, _encoder.encode(change), _trace_context(request)
+                )
+                if wait is None:
+                    return _accepted(order_uid, "published to order-status")
+                seen = await waiter.wait_for(terminal, wait)
+            entry = None if seen is None else await _entry(order_uid)
+            if entry is None:
+                return _accepted(order_uid, f"published; not visible here within {wait} s")
+            if entry.status != command.status:
+                return _already(order_uid, entry.status)
+            return _stored(entry, 200, order_uid, wait)
+
+        return await once(request, body, perform)
+
+    @delete(
+        "/{order_uid:str}",
+        summary="Erase an order",
+        description=(
+            "Publishes a tombstone (the key, no value) to Kafka `orders`: the order is "
+            "erased everywhere once ingested. `202` with `Location`; `Prefer: wait` is not "
+            "applied yet. `Idempotency-Key` as for `POST /api/v1/orders`."
+        ),
+        **guarded,
+        responses={
+            202: ACCEPTED,
+            404: ResponseSpec(ErrorBody, description="No such order"),
+            **COMMON_ERRORS,
+        },
+        status_code=202,
+        operation_class=CommandOperation,
+    )
+    async def erase_order(
+        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+    ) -> Response[bytes]:
+        _check_id(order_uid)
+
+        async def perform() -> Response[bytes]:
+            await _known(order_uid)
+            await commands.publisher.send(ORDERS, order_uid, None, _trace_context(request))
+            return _accepted(order_uid, "erasure published to orders")
+
+        return await once(request, b"", perform)
+
+    return [create_order, replace_order, change_status, erase_order]
+
+
+def _already(order_uid: str, status: str) -> Response[bytes]:
+    return json_answer(
+        409,
+        ConflictBody(409, f"order {order_uid} is already {status}", current_status=status),  # type: ignore[arg-type]
+    )
+
+
+def _body_problem(message: str) -> BodyProblem:
+    reason, _, path = message.rpartition(" - at `")
+    return BodyProblem(path.rstrip("`"), reason) if reason else BodyProblem("$", message)
+
+
+def _trace_context(request: Request) -> context.Context:
+    """The caller's W3C trace context (`traceparent`), for the record's headers."""
+    return propagate.extract(dict(request.headers))
