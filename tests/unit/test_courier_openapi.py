@@ -5,6 +5,7 @@ tests/integration/test_api_fuzzing.py relies on), read from the app itself."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -78,3 +79,10 @@ def test_the_courier_id_states_its_exact_maximum(document: dict[str, Any], metho
     # As an integer: 2**63 - 1 as a float is 2**63, one more than the service takes.
     assert courier_id["schema"]["maximum"] == 2**63 - 1
     assert isinstance(courier_id["schema"]["maximum"], int)
+
+
+def test_every_reference_names_a_schema_of_the_document(document: dict[str, Any]) -> None:
+    # A dangling `$ref` hides a body from every client generator and from the fuzzing.
+    named = set(document["components"]["schemas"])
+    referenced = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
+    assert referenced <= named, f"references without a schema: {sorted(referenced - named)}"

@@ -30,6 +30,7 @@ from query.commands.bearer import BearerTokens
 from query.commands.idempotency import IdempotencyKeys
 from query.commands.publisher import CommandPublisher
 from query.commands.rate_limit import CommandRateLimit
+from query.http.command_openapi import close_order_schemas
 from query.http.command_routes import Commands, command_routes
 from query.http.hot_path import HotPath
 from query.http.idempotent_commands import CommandUnavailable
@@ -171,6 +172,7 @@ def build(settings: QuerySettings) -> Replica:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )
+    close_order_schemas(framework.openapi_schema)
     return Replica(informer, framework, HotPath(informer.cached, hits, framework))
 
 

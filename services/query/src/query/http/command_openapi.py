@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
+    OpenAPI,
     OpenAPIMediaType,
     OpenAPIType,
     Operation,
@@ -20,6 +21,7 @@ from litestar.openapi.spec import (
     Parameter as OpenAPIParameter,
 )
 
+from order_shared.model import Delivery, Item, Order, Payment, whole_string
 from query.http.schemas import CommandAccepted, ConflictBody, ErrorBody, InvalidBody
 
 SECURITY = [{"bearer": []}]
@@ -39,7 +41,8 @@ _COMMAND_HEADERS = [
         name="Idempotency-Key",
         param_in=ParamType.HEADER,
         required=False,
-        schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
+        # The pattern `IdempotencyKeys.claim` checks: printable ASCII without spaces.
+        schema=Schema(type=OpenAPIType.STRING, pattern=whole_string(r"[!-~]{1,255}")),
         description="A retry with the same key and request publishes nothing and gets the "
         "first answer again.",
     ),
@@ -113,3 +116,12 @@ ACCEPTED = ResponseSpec(
     CommandAccepted,
     description="Published; not yet visible here (no `Prefer: wait`, or it ran out)",
 )
+
+
+def close_order_schemas(document: OpenAPI) -> None:
+    """State in `document` that the order's objects take no other fields: the decoder
+    refuses them (`forbid_unknown_fields`), which Litestar does not document."""
+    schemas = (document.components.schemas or {}) if document.components else {}
+    for struct in (Order, Delivery, Payment, Item):
+        assert struct.__struct_config__.forbid_unknown_fields, struct
+        schemas[struct.__name__].additional_properties = False

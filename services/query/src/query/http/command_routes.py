@@ -21,7 +21,6 @@ from litestar import MediaType, Request, Response, delete, post, put
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
 from litestar.types import ASGIApp
 from opentelemetry import context, propagate
 
@@ -42,6 +41,7 @@ from query.http.command_openapi import (
 )
 from query.http.conditional import entity_tag
 from query.http.idempotent_commands import IdempotentCommands, json_answer
+from query.http.routes import ORDER_UID_PARAMETER
 from query.http.schemas import (
     BodyProblem,
     CommandAccepted,
@@ -209,8 +209,16 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         operation_class=OrderBodyOperation,
         **guarded,
         responses={
-            201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
-            200: ResponseSpec(Order, description="Replaced an order; stored and served here"),
+            201: ResponseSpec(
+                Order,
+                description="Stored and served here (with `Prefer: wait`)",
+                generate_examples=False,
+            ),
+            200: ResponseSpec(
+                Order,
+                description="Replaced an order; stored and served here",
+                generate_examples=False,
+            ),
             202: ACCEPTED,
             413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
             **COMMON_ERRORS,
@@ -234,8 +242,14 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         operation_class=OrderBodyOperation,
         **guarded,
         responses={
-            201: ResponseSpec(Order, description="Stored and served here (with `Prefer: wait`)"),
-            200: ResponseSpec(Order, description="Replaced; stored and served here"),
+            201: ResponseSpec(
+                Order,
+                description="Stored and served here (with `Prefer: wait`)",
+                generate_examples=False,
+            ),
+            200: ResponseSpec(
+                Order, description="Replaced; stored and served here", generate_examples=False
+            ),
             202: ACCEPTED,
             413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
             **COMMON_ERRORS,
@@ -244,7 +258,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         request_max_body_size=commands.max_body_bytes,
     )
     async def replace_order(
-        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+        request: Request, order_uid: str = ORDER_UID_PARAMETER
     ) -> Response[bytes]:
         _check_id(order_uid)
         valid = _valid_order(await request.body())
@@ -272,7 +286,11 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         operation_class=StatusBodyOperation,
         **guarded,
         responses={
-            200: ResponseSpec(Order, description="The status is served here (with `Prefer: wait`)"),
+            200: ResponseSpec(
+                Order,
+                description="The status is served here (with `Prefer: wait`)",
+                generate_examples=False,
+            ),
             202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
             **COMMON_ERRORS,
@@ -281,7 +299,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         request_max_body_size=4096,
     )
     async def change_status(
-        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+        request: Request, order_uid: str = ORDER_UID_PARAMETER
     ) -> Response[bytes]:
         _check_id(order_uid)
         body = await request.body()
@@ -336,7 +354,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         operation_class=CommandOperation,
     )
     async def erase_order(
-        request: Request, order_uid: str = Parameter(description="The order's `order_uid`.")
+        request: Request, order_uid: str = ORDER_UID_PARAMETER
     ) -> Response[bytes]:
         _check_id(order_uid)
 
