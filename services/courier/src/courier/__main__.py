@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from courier.app import create_app
+from courier.app import create_app, timed
 from courier.consumer import OrderEventConsumer, StopRequested
 from courier.gateway import OrderGateway
 from courier.health import Readiness
@@ -128,7 +128,7 @@ async def serve(settings: CourierSettings) -> None:
     }
     http = uvicorn.Server(
         uvicorn.Config(
-            create_app(pool, readiness),
+            timed(create_app(pool, readiness)),
             host=settings.host,
             port=settings.port,
             log_level="warning",

@@ -24,9 +24,13 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
+from order_shared.http_tracing import route_tracing
 from order_shared.redis_client import create_redis
+from order_shared.request_durations import RequestDurations, TimedRequests
+from order_shared.telemetry import installed_tracer_provider
 from query.http.hot_path import HotPath
-from query.http.metrics import HitCount, QueryMetrics
+from query.http.hot_path_spans import HotPathSpans
+from query.http.metrics import HTTP_DURATIONS, HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
 from query.informer.informer import InformerLimits, OrderInformer
@@ -70,7 +74,7 @@ def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Respo
 @dataclass(frozen=True)
 class Replica:
     """What `build` made: the informer, Litestar with every route, and the app to serve
-    (the hot path in front of Litestar)."""
+    (the hot path in front of Litestar, timed)."""
 
     informer: OrderInformer
     framework: Litestar
@@ -102,12 +106,16 @@ def build(settings: QuerySettings) -> Replica:
         ),
     )
     hits = HitCount()
+    durations = RequestDurations(HTTP_DURATIONS)
+    # Spans only when configure_tracing installed a provider: under the no-op tracer the
+    # requests pay for no tracing middleware at all.
+    tracing = installed_tracer_provider()
     framework = Litestar(
         # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool),
-            *health_routes(informer, QueryMetrics(informer, hits)),
+            *health_routes(informer, QueryMetrics(informer, hits, durations)),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -118,6 +126,7 @@ def build(settings: QuerySettings) -> Replica:
             _page_head(settings.web_root),
         ],
         lifespan=[_running(pool, redis, informer)],
+        middleware=[route_tracing()] if tracing else [],
         before_send=[add_security_headers],
         exception_handlers={DatabaseUnavailable: _database_unavailable},
         openapi_config=OpenAPIConfig(
@@ -130,7 +139,9 @@ def build(settings: QuerySettings) -> Replica:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )
-    return Replica(informer, framework, HotPath(informer.cached, hits, framework))
+    spans = HotPathSpans(tracing) if tracing else None
+    timed = TimedRequests(framework, durations)
+    return Replica(informer, framework, HotPath(informer.cached, hits, durations, spans, timed))
 
 
 def _running(
