@@ -30,7 +30,7 @@ from order_shared.request_durations import RequestDurations, TimedRequests
 from order_shared.telemetry import installed_tracer_provider
 from query.http.hot_path import HotPath
 from query.http.hot_path_spans import HotPathSpans
-from query.http.metrics import HTTP_DURATIONS, HitCount, QueryMetrics
+from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
 from query.informer.informer import InformerLimits, OrderInformer
@@ -106,7 +106,7 @@ def build(settings: QuerySettings) -> Replica:
         ),
     )
     hits = HitCount()
-    durations = RequestDurations(HTTP_DURATIONS)
+    durations = RequestDurations("query_http_request_duration_seconds")
     # Spans only when configure_tracing installed a provider: under the no-op tracer the
     # requests pay for no tracing middleware at all.
     tracing = installed_tracer_provider()

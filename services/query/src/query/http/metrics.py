@@ -22,8 +22,6 @@ from prometheus_client.registry import Collector
 from order_shared.request_durations import RequestDurations
 from query.informer.informer import OrderInformer
 
-HTTP_DURATIONS = "query_http_request_duration_seconds"
-
 
 class HitCount:
     """Orders answered from memory by the hot path: one integer, bumped per answer."""
