@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest", "query", "courier"]
+BENCHMARKS = ["ingest", "query", "courier", "freshness", "tracing"]
 
 
 def main() -> None:
