@@ -1,6 +1,6 @@
 """The courier service's HTTP app: the courier API, health, metrics and OpenAPI, with the
 domain errors mapped to JSON answers once, here. Requests are traced by route template
-when a tracer provider is installed; `timed` adds the request durations."""
+when a tracer provider is installed; `__main__` times them (`TimedRequests`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.types import ASGIApp
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from courier.health import Readiness, healthz, prometheus_metrics, readyz
-from courier.metrics import HTTP_DURATIONS
 from courier.roster import CourierIsDelivering, CourierNotFound, DuplicatePhone
 from courier.routes import CourierController, get_assignment
 from order_shared.http_tracing import route_tracing
-from order_shared.request_durations import TimedRequests
 from order_shared.telemetry import installed_tracer_provider
 
 
@@ -82,8 +79,3 @@ def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
     )
-
-
-def timed(app: Litestar) -> ASGIApp:
-    """`app` with every request's duration in `courier_http_request_duration_seconds`."""
-    return TimedRequests(app, HTTP_DURATIONS)
