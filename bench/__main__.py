@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest", "query", "query_shape", "courier", "commands"]
+BENCHMARKS = ["ingest", "query", "query_shape", "courier", "commands", "freshness", "tracing"]
 
 
 def main() -> None:

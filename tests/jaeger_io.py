@@ -15,6 +15,8 @@ class Span:
     name: str
     service: str
     tags: dict[str, object]
+    # `service.instance.id` of the process that made it: which replica.
+    instance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,20 @@ class Trace:
             if span.name == name and (service is None or span.service == service)
         ]
 
+    def named_by(self, service: str) -> list[Span]:
+        return [span for span in self.spans if span.service == service]
+
     def children_of(self, parent: Span) -> list[Span]:
         return [span for span in self.spans if span.parent_id == parent.span_id]
 
 
 def _trace(data: dict) -> Trace:
     services = {key: process["serviceName"] for key, process in data["processes"].items()}
+    instances = {
+        key: tags.get("service.instance.id")
+        for key, process in data["processes"].items()
+        for tags in [{tag["key"]: tag["value"] for tag in process.get("tags", [])}]
+    }
     spans = []
     for span in data["spans"]:
         parents = [
@@ -47,6 +57,7 @@ def _trace(data: dict) -> Trace:
                 span["operationName"],
                 services[span["processID"]],
                 {tag["key"]: tag["value"] for tag in span.get("tags", [])},
+                instances[span["processID"]],
             )
         )
     return Trace(data["traceID"], spans)

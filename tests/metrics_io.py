@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import ServiceProcess
 
@@ -14,4 +15,15 @@ def metric_total(service: ServiceProcess, name: str) -> float:
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith((f"{name} ", f"{name}{{"))
+    )
+
+
+def metric_value(service: ServiceProcess, name: str, **labels: str) -> float:
+    """One series' value (the sample whose labels include `labels`); 0 if not exported."""
+    text = httpx.get(f"{service.base_url}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
     )

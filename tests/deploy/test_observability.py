@@ -1,18 +1,24 @@
-"""Prometheus and Grafana for Docker Compose, checked offline: Prometheus scrapes the
-services Compose runs where they serve `/metrics`, Grafana is provisioned with the
-dashboard and its data source, and every dashboard query names only metrics that the
-services' code really exports."""
+"""Prometheus and Grafana for Docker Compose: Prometheus scrapes the services Compose runs
+where they serve `/metrics`, Grafana is provisioned with the dashboard and its data
+source, every dashboard query names only metrics that the services' code declares
+(offline), and each of those metrics is on a running service's `/metrics` (the session's
+ingestor and query replicas, and a courier service)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.courier_io import isolated_courier
 from tests.deploy.conftest import COMPOSE_FILE, REPO
+from tests.harness import Servers, ServiceProcess
 
 OBSERVABILITY = REPO / "deploy" / "observability"
 DASHBOARDS = OBSERVABILITY / "grafana" / "dashboards"
@@ -25,9 +31,10 @@ _SUFFIXES = {
     "histogram": ("_bucket", "_count", "_sum", "_created"),
 }
 _DECLARED = re.compile(
-    r"\b(Counter|Gauge|Histogram|CounterMetricFamily|GaugeMetricFamily|HistogramMetricFamily)"
-    r"\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\""
+    r"\b(Counter|Gauge|Histogram|CounterMetricFamily|GaugeMetricFamily|HistogramMetricFamily"
+    r"|RequestDurations)\(\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\""
 )
+_KINDS = {"RequestDurations": "histogram"}  # order_shared.request_durations
 # Litestar's Prometheus middleware: `<prefix>_request_duration_seconds` and its siblings.
 _LITESTAR_PREFIX = re.compile(r"PrometheusConfig\([^)]*prefix=\"([a-z_]+)\"", re.DOTALL)
 _LITESTAR_METRICS = {
@@ -44,7 +51,7 @@ def exported_metric_names() -> set[str]:
     for source in SERVICE_SOURCES.glob("*/src/**/*.py"):
         text = source.read_text()
         for constructor, name in _DECLARED.findall(text):
-            kind = constructor.removesuffix("MetricFamily").lower()
+            kind = _KINDS.get(constructor) or constructor.removesuffix("MetricFamily").lower()
             families[name.removesuffix("_total")] = kind
         for prefix in _LITESTAR_PREFIX.findall(text):
             for name, kind in _LITESTAR_METRICS.items():
@@ -54,6 +61,29 @@ def exported_metric_names() -> set[str]:
 
 def dashboards() -> list[Path]:
     return sorted(DASHBOARDS.glob("*.json"))
+
+
+_OUR_METRIC = re.compile(r"\b(?:ingestor|query|courier)_[a-z0-9_]+\b")
+
+
+def panel_metrics(dashboard: Path) -> dict[str, set[str]]:
+    """The metric names each panel's queries use, by panel title."""
+    return {
+        panel["title"]: {
+            name for target in panel["targets"] for name in _OUR_METRIC.findall(target["expr"])
+        }
+        for panel in json.loads(dashboard.read_text())["panels"]
+    }
+
+
+def served_metric_names(metrics_text: str) -> set[str]:
+    """Every series name a `/metrics` answer declares (with or without samples yet)."""
+    names = set()
+    for family in text_string_to_metric_families(metrics_text):
+        kind = family.type if family.type in _SUFFIXES else "gauge"
+        names |= {family.name + suffix for suffix in _SUFFIXES[kind]}
+        names |= {sample.name for sample in family.samples}
+    return names
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +172,29 @@ def test_every_panel_queries_only_metrics_the_services_export(dashboard: Path) -
     for panel in panels:
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            named = set(re.findall(r"\b(?:ingestor|query|courier)_[a-z0-9_]+\b", target["expr"]))
+            named = set(_OUR_METRIC.findall(target["expr"]))
             assert named, f"{panel['title']}: {target['expr']} names no metric of ours"
             assert named <= exported, f"{panel['title']}: unknown {named - exported}"
+
+
+@pytest.fixture(scope="module")
+def running_services(
+    servers: Servers, ingestor: ServiceProcess, query_replicas: list[ServiceProcess]
+) -> Iterator[list[ServiceProcess]]:
+    """One of each service that serves `/metrics`."""
+    with isolated_courier(servers, query_replicas[0]) as courier:
+        yield [ingestor, query_replicas[0], courier.service]
+
+
+@pytest.mark.parametrize("dashboard", dashboards(), ids=lambda path: path.name)
+def test_every_panels_metric_is_served_by_a_running_service(
+    dashboard: Path, running_services: list[ServiceProcess]
+) -> None:
+    served = set()
+    for service in running_services:
+        answer = httpx.get(f"{service.base_url}/metrics", timeout=10)
+        assert answer.status_code == 200, service.command.name
+        served |= served_metric_names(answer.text)
+    for title, names in panel_metrics(dashboard).items():
+        assert names, f"{title}: names no metric of ours"
+        assert names <= served, f"{title}: no running service serves {names - served}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import msgspec
 from aiokafka.partitioner import DefaultPartitioner
@@ -255,3 +256,30 @@ def test_the_producers_trace_context_reaches_the_announcement(
 
     assert announcement.traceparent is not None
     assert announcement.traceparent.split("-")[1] == trace_id
+
+
+def test_an_unrecorded_trace_stays_out_of_the_announcement_which_says_when_it_committed(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    order = generate_order(random.Random(9606))
+    unrecorded = "00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b7-00"
+    published_at = time.time()
+
+    with listening_to_changes(servers.redis_url) as changes:
+        publish(
+            servers.kafka_bootstrap,
+            ORDERS,
+            [
+                Message(
+                    order.order_uid.encode(),
+                    encode_order(order),
+                    (("traceparent", unrecorded.encode()),),
+                )
+            ],
+        )
+        (announcement,) = eventually(lambda: changes.of(order.order_uid))
+
+    # No replica would record a span for it: nothing to carry.
+    assert announcement.traceparent is None
+    assert announcement.committed_at is not None
+    assert published_at <= announcement.committed_at <= time.time()

@@ -73,4 +73,26 @@ async def test_hits_are_counted_and_everything_else_reaches_litestar(
     }
     assert answer(head) == answer(await bare.head("/api/v1/orders/hot-1"))
     assert malformed.status_code == 400
-    assert "query_cache_hits_total 1.0" in metrics.text  # the first GET only
+    # The hot path's GET and the framework's status; a malformed id is no lookup.
+    assert "query_cache_hits_total 2.0" in metrics.text
+    assert "query_cache_misses_total 0.0" in metrics.text
+
+
+async def test_request_durations_are_counted_by_route_template_and_status_class(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    hot, _ = clients
+    await hot.get("/api/v1/orders/hot-1")  # the hot path
+    await hot.get("/api/v1/orders/hot-1", headers={"if-none-match": '"7"'})  # the hot path, 304
+    await hot.get("/api/v1/orders/hot-1/status")  # Litestar
+    await hot.get("/api/v1/orders/bad%20id")  # Litestar, 400
+    await hot.get("/no/such/path")  # the page's files, none such
+
+    text = (await hot.get("/metrics")).text
+    count = "query_http_request_duration_seconds_count"
+    order, status = "/api/v1/orders/{order_uid}", "/api/v1/orders/{order_uid}/status"
+    for route, status_class in ((order, "2xx"), (order, "3xx"), (status, "2xx"), (order, "4xx")):
+        series = f'{count}{{method="GET",route="{route}",status_class="{status_class}"}} 1.0'
+        assert series in text, series
+    assert f'{count}{{method="GET",route="/{{file_path}}",status_class="4xx"}} 1.0' in text
+    assert "bad%20id" not in text and "hot-1" not in text  # never a raw path

@@ -3,12 +3,13 @@ change sequence or a (re)subscription asks for a resync, and nothing is lost whi
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
 
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
-from query.informer.reflector import OrderReflector
+from query.informer.reflector import Cause, OrderReflector
 from query.informer.store import OrderStore
 
 
@@ -104,3 +105,32 @@ def test_announcements_during_the_list_wait_in_a_buffer() -> None:
 
     assert len(store) == 0
     assert len(reflector._buffer) == 1
+
+
+def test_catch_ups_are_asked_for_with_their_first_cause() -> None:
+    reflector, _ = make_reflector(last_seq=10)
+
+    announce(reflector, "a", 1, 13)  # a hole: 11 and 12 are owed
+    reflector._on_subscribed()  # while the first is still asked for
+
+    assert resync_requested(reflector)
+    assert reflector._catch_up_cause == Cause.SEQUENCE_GAP
+
+
+def test_a_subscription_asks_for_a_catch_up_as_its_cause() -> None:
+    reflector, _ = make_reflector(last_seq=10)
+
+    reflector._on_subscribed()
+
+    assert reflector._catch_up_cause == Cause.SUBSCRIBED
+
+
+def test_an_announcement_says_how_fresh_it_is_when_applied() -> None:
+    reflector, _ = make_reflector(last_seq=10)
+
+    announce(reflector, "a", 1, 11, committed_at=time.time() - 0.2)
+    announce(reflector, "b", 1, 12)  # from an ingestor that does not say
+
+    freshness = reflector.stats.freshness
+    assert freshness.count == 1
+    assert 0.2 <= freshness.total < 5

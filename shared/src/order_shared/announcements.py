@@ -17,11 +17,15 @@ class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
     status: OrderStatus = "created"
     # The order document exactly as served (canonical JSON); JSON null invalidates.
     order: msgspec.Raw = _NULL
+    # The W3C trace context of the order's record in the ingestor, only if that trace is
+    # recorded: a replica continues it with its `apply` span.
     traceparent: str | None = None
     # The (partition, offset) on Kafka `orders` of the record the content came from, when
     # known: a command that published that record waits until a replica has applied it.
     source_partition: int | None = None
     source_offset: int | None = None
+    # When the ingestor's transaction committed (Unix seconds): a replica's freshness.
+    committed_at: float | None = None
 
     @property
     def document(self) -> bytes | None:

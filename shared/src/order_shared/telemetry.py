@@ -29,16 +29,18 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, Literal
 
 import structlog
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 LogFormat = Literal["json", "console"]
@@ -46,13 +48,54 @@ LogFormat = Literal["json", "console"]
 # The share of traces beginning in a service that are recorded, unless OTEL_TRACES_SAMPLER
 # says otherwise.
 DEFAULT_ROOT_RATIO = 0.01
+_DEFAULT_ROOT_SAMPLER = TraceIdRatioBased(DEFAULT_ROOT_RATIO)
+_DEFAULT_SAMPLER = ParentBased(_DEFAULT_ROOT_SAMPLER)
 
 
 def default_sampler() -> Sampler | None:
     """None when `OTEL_TRACES_SAMPLER` is set (the SDK then reads it and its argument)."""
     if os.environ.get(OTEL_TRACES_SAMPLER):
         return None
-    return ParentBased(TraceIdRatioBased(DEFAULT_ROOT_RATIO))
+    return _DEFAULT_SAMPLER
+
+
+class PresetTraceIds(RandomIdGenerator):
+    """Random ids, except that the next trace id can be chosen beforehand.
+
+    A path that must stay cheap (the query replica's hot path) asks the sampler about a
+    trace id first and starts a span only if that trace is recorded; the span must then
+    get that very id, or a ratio sampler would decide again on another one."""
+
+    def __init__(self) -> None:
+        self._next_trace_id = 0
+
+    def preset(self, trace_id: int) -> None:
+        self._next_trace_id = trace_id
+
+    def generate_trace_id(self) -> int:
+        trace_id, self._next_trace_id = self._next_trace_id, 0
+        return trace_id or super().generate_trace_id()
+
+
+def root_sampling(provider: TracerProvider) -> Callable[[int], bool]:
+    """Whether the provider's sampler records a trace that begins here with `trace_id`,
+    without making a span: the SDK's own rule for the default ratio (one comparison),
+    the sampler's `should_sample` for any other."""
+    sampler = provider.sampler
+    if sampler is _DEFAULT_SAMPLER:
+        bound, limit = _DEFAULT_ROOT_SAMPLER.bound, TraceIdRatioBased.TRACE_ID_LIMIT
+        return lambda trace_id: trace_id & limit < bound
+
+    def decided(trace_id: int) -> bool:
+        return sampler.should_sample(None, trace_id, "root").decision.is_sampled()
+
+    return decided
+
+
+def _instance_id() -> str:
+    """`service.instance.id`: tells replicas of one service apart in Jaeger (the pod's
+    name is its host name); `OTEL_RESOURCE_ATTRIBUTES` may set another."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def configure_tracing(
@@ -63,8 +106,11 @@ def configure_tracing(
     after this one. Otherwise leave the no-op tracer. Call once at start."""
     if not otlp_endpoint and not begins_traces:
         return None
+    resource = Resource({SERVICE_INSTANCE_ID: _instance_id()}).merge(
+        Resource.create({SERVICE_NAME: service_name})
+    )
     provider = TracerProvider(
-        resource=Resource.create({SERVICE_NAME: service_name}), sampler=default_sampler()
+        resource=resource, sampler=default_sampler(), id_generator=PresetTraceIds()
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -73,6 +119,12 @@ def configure_tracing(
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def installed_tracer_provider() -> TracerProvider | None:
+    """The SDK provider `configure_tracing` installed, or None under the no-op tracer."""
+    provider = trace.get_tracer_provider()
+    return provider if isinstance(provider, TracerProvider) else None
 
 
 # `scheme://user:password@host`: the password is replaced before a line is written.

@@ -26,12 +26,14 @@ from courier.backlog import watch_backlog
 from courier.consumer import OrderEventConsumer, StopRequested
 from courier.gateway import OrderGateway
 from courier.health import Readiness
+from courier.metrics import HTTP_DURATIONS
 from courier.reconcile import Reconciler
 from courier.resync import Resync
 from courier.retry_queue import Backoff
 from courier.retry_worker import RetryWorker
 from courier.settings import CourierSettings
 from order_shared.database import create_pool, watch_database
+from order_shared.request_durations import TimedRequests
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
 
@@ -131,7 +133,7 @@ async def serve(settings: CourierSettings) -> None:
     }
     http = uvicorn.Server(
         uvicorn.Config(
-            create_app(pool, readiness),
+            TimedRequests(create_app(pool, readiness), HTTP_DURATIONS),
             host=settings.host,
             port=settings.port,
             log_level="warning",

@@ -1,5 +1,6 @@
 """The courier service's HTTP app: the courier API, health, metrics and OpenAPI, with the
-domain errors mapped to JSON answers once, here."""
+domain errors mapped to JSON answers once, here. Requests are traced by route template
+when a tracer provider is installed; `__main__` times them (`TimedRequests`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from courier.health import Readiness, healthz, prometheus_metrics, readyz
 from courier.roster import CourierIsDelivering, CourierNotFound, DuplicatePhone
 from courier.routes import CourierController, get_assignment
+from order_shared.http_tracing import route_tracing
+from order_shared.telemetry import installed_tracer_provider
 
 
 def _error(status_code: int, detail: str) -> Response[dict[str, object]]:
@@ -58,6 +61,7 @@ def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
         # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
         logging_config=None,
         route_handlers=[CourierController, get_assignment, healthz, readyz, prometheus_metrics],
+        middleware=[route_tracing()] if installed_tracer_provider() else [],
         exception_handlers={
             ValidationException: _invalid,
             CourierNotFound: _not_found,

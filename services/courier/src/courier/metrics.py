@@ -1,6 +1,8 @@
 """Prometheus metrics of the courier service, served at `/metrics`."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+from order_shared.request_durations import RequestDurations
 
 RECONCILES = Counter(
     "courier_reconciles_total",
@@ -32,3 +34,5 @@ CONSUMER_LAG = Gauge(
 BATCH_SECONDS = Histogram(
     "courier_batch_seconds", "Time to reconcile or queue a batch of order-events and commit it"
 )
+HTTP_DURATIONS = RequestDurations("courier_http_request_duration_seconds")
+REGISTRY.register(HTTP_DURATIONS)

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from ingestor.records import OrderChange
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
+from order_shared.telemetry import is_sampled
 from order_shared.topics import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ class ChangeAnnouncer:
         self._redis = redis
         self._publish_each = redis.register_script(_PUBLISH_EACH)
 
-    async def announce(self, changes: Sequence[OrderChange]) -> bool:
-        """Publish every change; False if Redis could not take them."""
+    async def announce(self, changes: Sequence[OrderChange], committed_at: float) -> bool:
+        """Publish every change, committed at `committed_at` (Unix seconds); False if
+        Redis could not take them. Only recorded traces ride along: a replica would make
+        nothing of an unsampled one."""
         if not changes:
             return True
         try:
@@ -55,7 +58,10 @@ class ChangeAnnouncer:
                             seq=change.seq,
                             status=change.status,
                             order=msgspec.Raw(change.document or b"null"),
-                            traceparent=change.traceparent,
+                            traceparent=(
+                                change.traceparent if is_sampled(change.traceparent) else None
+                            ),
+                            committed_at=committed_at,
                             source_partition=None if change.source is None else change.source[0],
                             source_offset=None if change.source is None else change.source[1],
                         )

@@ -20,6 +20,7 @@ Python cannot represent must not stop every later batch that touches its order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -55,6 +56,8 @@ class WriteResult(msgspec.Struct, frozen=True):
     unchanged: int
     # Records at or below the source position their order already holds: replays.
     stale: int = 0
+    # When the transaction committed (Unix seconds), for the replicas' freshness.
+    committed_at: float = 0.0
 
 
 class _OrderState(msgspec.Struct):
@@ -197,7 +200,7 @@ async def write_batch(
                 for status, version, traceparent in state.events
             ],
         )
-    return WriteResult(changes, batch.rejections, unchanged, stale)
+    return WriteResult(changes, batch.rejections, unchanged, stale, time.time())
 
 
 async def _load_states(

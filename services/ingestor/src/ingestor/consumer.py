@@ -222,11 +222,15 @@ class OrderIngestor(ConsumerRebalanceListener):
             # batch order. The rows are committed: a crash before the offsets only replays.
             await self._acknowledged()
             self._acknowledging = asyncio.create_task(
-                self._acknowledge(batch, validated, result.changes)
+                self._acknowledge(batch, validated, result.changes, result.committed_at)
             )
 
     async def _acknowledge(
-        self, batch: _FetchedBatch, validated: _ValidatedBatch, changes: Sequence[OrderChange]
+        self,
+        batch: _FetchedBatch,
+        validated: _ValidatedBatch,
+        changes: Sequence[OrderChange],
+        committed_at: float,
     ) -> None:
         """Commit the offsets of a written batch, then announce its changes."""
         await self._commit(batch.records)
@@ -234,7 +238,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         if changes:
             self._relay.wake()
             started = time.time_ns()
-            announced = await self._announcer.announce(changes)
+            announced = await self._announcer.announce(changes, committed_at)
             if not announced:
                 metrics.ANNOUNCE_FAILURES.inc()
             if batch.spans.recording:
@@ -328,7 +332,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         """Isolate the message the database refuses; the others are written as usual."""
-        changes, rejections, unchanged, stale = [], [], 0, 0
+        changes, rejections, unchanged, stale, committed_at = [], [], 0, 0, 0.0
         singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
         for single_orders, single_statuses in singles:
             try:
@@ -342,7 +346,9 @@ class OrderIngestor(ConsumerRebalanceListener):
             rejections.extend(result.rejections)
             unchanged += result.unchanged
             stale += result.stale
-        return WriteResult(changes, rejections, unchanged, stale)
+            # The last commit stands for all (a rare path: only data the database refuses).
+            committed_at = max(committed_at, result.committed_at)
+        return WriteResult(changes, rejections, unchanged, stale, committed_at)
 
     async def _write_retrying(
         self,

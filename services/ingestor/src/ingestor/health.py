@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
-from litestar.plugins.opentelemetry import OpenTelemetryConfig
 from litestar.plugins.prometheus import PrometheusConfig
-from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestor.progress import Progress
+from order_shared.http_tracing import route_tracing
 
 
 @dataclass
@@ -56,24 +55,12 @@ async def prometheus_metrics() -> bytes:
     return generate_latest()
 
 
-def _route_template(scope: Scope) -> tuple[str, dict[str, str]]:
-    """The span's name and `http.route`: the route as declared, never the raw path.
-    App middleware runs after routing, so the template is known here."""
-    route = scope.get("path_template") or scope.get("path", "")
-    return f"{scope.get('method', 'GET')} {route}", {"http.route": route}
-
-
 def create_health_app(readiness: Readiness) -> Litestar:
-    tracing = OpenTelemetryConfig(
-        scope_span_details_extractor=_route_template,
-        exclude=["^/healthz$", "^/metrics$"],
-        exclude_spans=["receive", "send"],
-    )
     timing = PrometheusConfig(app_name="ingestor", prefix="ingestor_http", group_path=True)
     return Litestar(
         route_handlers=[healthz, readyz, prometheus_metrics],
         state=State({"readiness": readiness}),
-        middleware=[tracing.middleware, timing.middleware],
+        middleware=[route_tracing(), timing.middleware],
         openapi_config=None,
         # Logging is configured once for the process (order_shared.telemetry), not here.
         logging_config=None,

@@ -25,7 +25,10 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from order_shared.database import create_pool
+from order_shared.http_tracing import route_tracing
 from order_shared.redis_client import create_redis
+from order_shared.request_durations import RequestDurations, TimedRequests
+from order_shared.telemetry import installed_tracer_provider
 from query.commands.bearer import BearerTokens
 from query.commands.idempotency import IdempotencyKeys
 from query.commands.publisher import CommandPublisher
@@ -33,6 +36,7 @@ from query.commands.rate_limit import CommandRateLimit
 from query.http.command_openapi import close_order_schemas
 from query.http.command_routes import Commands, command_routes
 from query.http.hot_path import HotPath
+from query.http.hot_path_spans import HotPathSpans
 from query.http.idempotent_commands import CommandUnavailable
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
@@ -87,7 +91,7 @@ def _database_unavailable(request: Request, error: DatabaseUnavailable) -> Respo
 @dataclass(frozen=True)
 class Replica:
     """What `build` made: the informer, Litestar with every route, and the app to serve
-    (the hot path in front of Litestar)."""
+    (the hot path in front of Litestar, timed)."""
 
     informer: OrderInformer
     framework: Litestar
@@ -132,12 +136,16 @@ def build(settings: QuerySettings) -> Replica:
         max_body_bytes=settings.max_message_bytes,
         max_wait_seconds=settings.command_wait_max_seconds,
     )
+    durations = RequestDurations("query_http_request_duration_seconds")
+    # Spans only when configure_tracing installed a provider: under the no-op tracer the
+    # requests pay for no tracing middleware at all.
+    tracing = installed_tracer_provider()
     framework = Litestar(
         # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool, command_routes(commands)),
-            *health_routes(informer, QueryMetrics(informer, hits)),
+            *health_routes(informer, QueryMetrics(informer, hits, durations)),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -148,6 +156,7 @@ def build(settings: QuerySettings) -> Replica:
             _page_head(settings.web_root),
         ],
         lifespan=[_running(pool, redis, informer, publisher)],
+        middleware=[route_tracing()] if tracing else [],
         before_send=[add_security_headers],
         exception_handlers={
             DatabaseUnavailable: _database_unavailable,
@@ -173,7 +182,9 @@ def build(settings: QuerySettings) -> Replica:
         ),
     )
     close_order_schemas(framework.openapi_schema)
-    return Replica(informer, framework, HotPath(informer.cached, hits, framework))
+    spans = HotPathSpans(tracing) if tracing else None
+    timed = TimedRequests(framework, durations)
+    return Replica(informer, framework, HotPath(informer.cached, hits, durations, spans, timed))
 
 
 def _running(

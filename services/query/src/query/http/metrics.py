@@ -1,8 +1,9 @@
-"""Prometheus metrics of a query replica: hits, the store's size, what misses cost PostgreSQL,
-and how often the watch had to be backed up by a catch-up.
+"""Prometheus metrics of a query replica: hits and misses, the store's size, what misses
+cost PostgreSQL, how often the watch had to be backed up by a catch-up or a relist and why,
+how fresh announcements were when applied, and request durations.
 
 The numbers live as plain counters on the objects that count them and are read only when
-scraped, so the request path does no metrics work at all.
+scraped, so the request path does no more than add to them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from order_shared.request_durations import RequestDurations
 from query.informer.informer import OrderInformer
 
 
@@ -35,8 +42,14 @@ class _InformerCollector(Collector):
         store, lookup, stats = informer.store, informer.lookup, informer.reflector.stats
         yield CounterMetricFamily(
             "query_cache_hits",
-            "GET /api/v1/orders/{id} answered from memory before the framework",
-            self._hits.value,
+            "Order requests answered from memory (the hot path's and the framework's)",
+            self._hits.value + informer.hits,
+        )
+        yield CounterMetricFamily(
+            "query_cache_misses",
+            "Order requests for an order not in memory: read from PostgreSQL, or known "
+            "missing for a moment",
+            informer.misses,
         )
         yield GaugeMetricFamily("query_store_orders", "Orders held in memory", len(store))
         yield GaugeMetricFamily(
@@ -87,19 +100,39 @@ class _InformerCollector(Collector):
             "Stored orders a list or catch-up skipped because a value cannot be decoded",
             stats.unreadable_orders,
         )
-        yield CounterMetricFamily("query_relists", "Full lists from PostgreSQL", stats.relists)
-        yield CounterMetricFamily(
-            "query_catch_ups", "Catch-ups from PostgreSQL after a possible miss", stats.catch_ups
+        relists = CounterMetricFamily(
+            "query_relists", "Full lists from PostgreSQL, by cause", labels=["cause"]
         )
+        for cause, count in stats.relists.items():
+            relists.add_metric([cause], count)
+        yield relists
+        catch_ups = CounterMetricFamily(
+            "query_catch_ups",
+            "Catch-ups from PostgreSQL after a possible miss, by cause",
+            labels=["cause"],
+        )
+        for cause, count in stats.catch_ups.items():
+            catch_ups.add_metric([cause], count)
+        yield catch_ups
+        freshness = HistogramMetricFamily(
+            "query_announcement_freshness_seconds",
+            "Seconds from the ingestor's database commit to this replica's apply of the "
+            "change's announcement",
+        )
+        stats.freshness.add_to(freshness)
+        yield freshness
         yield CounterMetricFamily(
             "query_caught_up_orders", "Orders a catch-up found changed", stats.caught_up_orders
         )
 
 
 class QueryMetrics:
-    def __init__(self, informer: OrderInformer, hits: HitCount) -> None:
+    def __init__(
+        self, informer: OrderInformer, hits: HitCount, durations: RequestDurations
+    ) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_InformerCollector(informer, hits))
+        self._registry.register(durations)
 
     def render(self) -> bytes:
         return generate_latest(self._registry)

@@ -51,8 +51,11 @@ class OrderInformer:
             on_applied=self.waiters.applied,
         )
         self.lookup = OrderLookup(self.store, partial(read_order, pool))
-        # The hot path, bound once: a cache hit is one call.
+        # The hot path, bound once: a cache hit is one call (it counts its own hits).
         self.cached = self.store.get
+        # Requests other than the hot path's hits: answered from memory, or not.
+        self.hits = 0
+        self.misses = 0
 
     async def run(self) -> None:
         """List, then watch and catch up, until cancelled."""
@@ -73,4 +76,9 @@ class OrderInformer:
     async def get_or_read(self, order_uid: str) -> CachedOrder | UnreadableOrder | None:
         """The order from memory, or read once from PostgreSQL; None if there is none.
         Raises DatabaseUnavailable when it must read and cannot."""
-        return self.store.get(order_uid) or await self.lookup.read(order_uid)
+        held = self.store.get(order_uid)
+        if held is not None:
+            self.hits += 1
+            return held
+        self.misses += 1
+        return await self.lookup.read(order_uid)

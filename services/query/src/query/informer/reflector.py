@@ -22,6 +22,11 @@ Names follow client-go's `tools/cache` where the meaning is the same (Reflector,
 ListAndWatch, relist). client-go's "resync" is different: it replays the local store to
 the handlers and never calls the server. What this reflector does on a gap reads from
 PostgreSQL, so it is called a catch-up here; only the setting keeps its old name.
+
+Each catch-up and relist is counted by its cause, and each announcement applied says how
+fresh it was (seconds since the ingestor's commit). An announcement of a recorded trace
+is applied under an `orders:changes apply` span, a child of the ingestor's span for the
+order's record; the others cost one attribute test.
 """
 
 from __future__ import annotations
@@ -32,21 +37,27 @@ import gc
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
+from opentelemetry import trace
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
+from order_shared.bucket_counts import BucketCounts
+from order_shared.telemetry import context_from_traceparent
 from order_shared.topics import CHANGES_CHANNEL
 from query.informer.order_reader import UnreadableOrder, stream_orders
 from query.informer.store import CachedOrder, OrderStore
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("query")
+APPLY_SPAN = f"{CHANGES_CHANNEL} apply"
 
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 # The watch's own liveness check: a read waits this long, a quiet subscription is pinged
@@ -59,14 +70,30 @@ _RETRY_SECONDS = 1.0
 _MAX_BUFFERED = 100_000
 # A database behind what was announced for this long was replaced, not lagging.
 _REPLACED_AFTER_SECONDS = 30.0
+# Seconds from the ingestor's commit to the apply here: milliseconds when all is well,
+# seconds when the replica or Redis fell behind.
+FRESHNESS_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Cause:
+    """Why a relist or a catch-up ran (the `cause` label of their counters)."""
+
+    START = "start"  # the first list
+    DATABASE_REPLACED = "database_replaced"  # behind what was announced for too long
+    SEQUENCE_GAP = "sequence_gap"  # an announcement skipped a change number
+    SUBSCRIBED = "subscribed"  # the first subscription, or any after a reconnect
+    BUFFER_OVERFLOW = "buffer_overflow"  # too much arrived while listing
+    INTERVAL = "interval"  # the backstop timer
+    RETRY = "retry"  # the last one failed, or the database was behind
 
 
 @dataclass
 class ReflectorStats:
     """Counters for the metrics endpoint: how often coherence had to be restored, and why."""
 
-    relists: int = 0
-    catch_ups: int = 0
+    relists: Counter[str] = field(default_factory=Counter)
+    catch_ups: Counter[str] = field(default_factory=Counter)
+    freshness: BucketCounts = field(default_factory=lambda: BucketCounts(FRESHNESS_BOUNDS))
     caught_up_orders: int = 0
     subscriptions: int = 0
     watch_silences: int = 0
@@ -103,6 +130,7 @@ class OrderReflector:
         self._buffer_overflowed = False
         self._subscribed = asyncio.Event()
         self._catch_up_requested = asyncio.Event()
+        self._catch_up_cause = Cause.INTERVAL
         self._behind_since: float | None = None
 
     async def run(self) -> None:
@@ -120,28 +148,28 @@ class OrderReflector:
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
 
-    async def relist(self) -> int:
+    async def relist(self, cause: str = Cause.START) -> int:
         """List every order into the store from one snapshot; then apply what the watch
         buffered meanwhile. Returns how many orders were listed."""
         with _collector_paused():
             count, _ = await self._load_changes_since(0)
-        self.stats.relists += 1
+        self.stats.relists[cause] += 1
         self._listed = True
         buffered, self._buffer = self._buffer, []
         for announcement in sorted(buffered, key=lambda a: a.seq):
             self._apply(announcement)
         if self._buffer_overflowed:
             self._buffer_overflowed = False
-            self._catch_up_requested.set()
+            self._request_catch_up(Cause.BUFFER_OVERFLOW)
         log.info("listed %d orders up to change %d", count, self.last_seq)
         self.synced.set()
         return count
 
-    async def catch_up(self) -> int:
+    async def catch_up(self, cause: str = Cause.INTERVAL) -> int:
         """Load what changed since the last sequence seen; returns how many orders."""
         since = self.last_seq
         count, snapshot_seq = await self._load_changes_since(since)
-        self.stats.catch_ups += 1
+        self.stats.catch_ups[cause] += 1
         if snapshot_seq < since:
             return await self._database_behind(snapshot_seq, since)
         self._behind_since = None
@@ -168,15 +196,16 @@ class OrderReflector:
         self._behind_since = None
         self._store.clear()
         self.last_seq = 0
-        return await self.relist()
+        return await self.relist(Cause.DATABASE_REPLACED)
 
     async def _catch_up_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._catch_up_requested.wait(), self._catch_up_interval)
+            cause = self._catch_up_cause if self._catch_up_requested.is_set() else Cause.INTERVAL
             self._catch_up_requested.clear()
             try:
-                await self.catch_up()
+                await self.catch_up(cause)
             except Exception as error:
                 log.warning("catch-up from change %d failed: %s; retrying", self.last_seq, error)
                 await self._request_catch_up_later()
@@ -186,7 +215,13 @@ class OrderReflector:
 
     async def _request_catch_up_later(self) -> None:
         await asyncio.sleep(_RETRY_SECONDS)
-        self._catch_up_requested.set()
+        self._request_catch_up(Cause.RETRY)
+
+    def _request_catch_up(self, cause: str) -> None:
+        """Ask for a catch-up; while one is already asked for, its first cause stands."""
+        if not self._catch_up_requested.is_set():
+            self._catch_up_cause = cause
+            self._catch_up_requested.set()
 
     async def _load_changes_since(self, since_seq: int) -> tuple[int, int]:
         """(orders applied, the snapshot's last change sequence)."""
@@ -251,7 +286,7 @@ class OrderReflector:
     def _on_subscribed(self) -> None:
         self.stats.subscriptions += 1
         self._subscribed.set()
-        self._catch_up_requested.set()
+        self._request_catch_up(Cause.SUBSCRIBED)
 
     def _on_message(self, raw: bytes) -> None:
         try:
@@ -268,6 +303,31 @@ class OrderReflector:
             self._buffer_overflowed = True
 
     def _apply(self, announcement: ChangeAnnouncement) -> None:
+        if announcement.traceparent is None:
+            self._apply_untraced(announcement)
+            return
+        with tracer.start_as_current_span(
+            APPLY_SPAN,
+            context=context_from_traceparent(announcement.traceparent),
+            kind=trace.SpanKind.CONSUMER,
+        ) as span:
+            applied = self._apply_untraced(announcement)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "messaging.system": "redis",
+                        "messaging.destination.name": CHANGES_CHANNEL,
+                        "order.id": announcement.order_uid,
+                        "order.version": announcement.version,
+                        "order.change_seq": announcement.seq,
+                        "query.applied": applied,
+                    }
+                )
+
+    def _apply_untraced(self, announcement: ChangeAnnouncement) -> bool:
+        """Apply if newer; True if it was. Notice a hole in the sequence."""
+        if announcement.committed_at is not None:
+            self.stats.freshness.observe(max(0.0, time.time() - announcement.committed_at))
         document = announcement.document
         if document is None:
             self._store.invalidate(announcement.order_uid, announcement.version, announcement.seq)
@@ -287,16 +347,16 @@ class OrderReflector:
         else:
             self.stats.announcements_ignored += 1
         self._on_applied(announcement)
-        if announcement.seq == self.last_seq + 1:
-            self.last_seq = announcement.seq
-        elif announcement.seq > self.last_seq + 1 and not self._catch_up_requested.is_set():
+        self._follow_sequence(announcement.seq)
+        return applied
+
+    def _follow_sequence(self, seq: int) -> None:
+        if seq == self.last_seq + 1:
+            self.last_seq = seq
+        elif seq > self.last_seq + 1 and not self._catch_up_requested.is_set():
             self.stats.sequence_gaps += 1
-            log.info(
-                "change %d announced after %d: catching up on the gap",
-                announcement.seq,
-                self.last_seq,
-            )
-            self._catch_up_requested.set()
+            log.info("change %d announced after %d: catching up on the gap", seq, self.last_seq)
+            self._request_catch_up(Cause.SEQUENCE_GAP)
 
     @staticmethod
     async def _until_done(step: Callable[[], Awaitable[object]]) -> None:
