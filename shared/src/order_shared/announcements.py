@@ -1,5 +1,9 @@
 """The change announcement on Redis `orders:changes`: what the ingestor publishes after a
-commit and what every query replica applies if it is newer than what it holds."""
+commit and what every query replica applies if it is newer than what it holds.
+
+`erased` says the order was erased at this version (a tombstone on `orders`): replicas
+drop it and answer that it is gone. Left out when false, so older readers see the same
+message as before."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
     # The order document exactly as served (canonical JSON); JSON null invalidates.
     order: msgspec.Raw = _NULL
     traceparent: str | None = None
+    erased: bool = False
 
     @property
     def document(self) -> bytes | None:
