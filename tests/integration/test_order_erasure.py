@@ -24,6 +24,7 @@ from tests.kafka_io import (
     publish_and_locate,
     read_from,
 )
+from tests.metrics_io import metric_total
 from tests.sample_orders import sample_orders
 from tests.store_io import events_of, listening_to_changes, order_row, query
 
@@ -85,12 +86,13 @@ def gone_everywhere(replicas: list[ServiceProcess], order: Order, version: int) 
 
 
 def test_a_tombstone_erases_the_order_from_every_table_replica_and_list(
-    servers: Servers, query_replicas: list[ServiceProcess]
+    servers: Servers, ingestor: ServiceProcess, query_replicas: list[ServiceProcess]
 ) -> None:
     (order,) = sample_orders(9810, 1)
     publish_order(servers, order)
     eventually(lambda: served_everywhere(query_replicas, order, 1), timeout=30)
     events_start = end_offsets(servers.kafka_bootstrap, ORDER_EVENTS)
+    erased_before = metric_total(ingestor, "ingestor_orders_erased_total")
 
     with listening_to_changes(servers.redis_url) as changes:
         publish_tombstone(servers, order.order_uid)
@@ -98,6 +100,7 @@ def test_a_tombstone_erases_the_order_from_every_table_replica_and_list(
         (announcement,) = eventually(lambda: changes.of(order.order_uid))
 
     assert rows_left(servers, order.order_uid) == 0
+    assert metric_total(ingestor, "ingestor_orders_erased_total") == erased_before + 1
     assert (announcement.version, announcement.erased, announcement.document) == (2, True, None)
     body = httpx.get(f"{query_replicas[0].base_url}/api/v1/orders/{order.order_uid}/status")
     assert body.json() == {"status_code": 410, "detail": f"order {order.order_uid} was erased"}

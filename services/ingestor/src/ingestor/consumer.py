@@ -224,6 +224,7 @@ class OrderIngestor(ConsumerRebalanceListener):
                 )
                 return
             metrics.ORDERS_WRITTEN.inc(len(result.changes))
+            metrics.ORDERS_ERASED.inc(sum(change.erased for change in result.changes))
             metrics.ORDERS_UNCHANGED.inc(result.unchanged)
             metrics.ORDERS_STALE.inc(result.stale)
             # One batch acknowledged at a time keeps offset commits and announcements in
