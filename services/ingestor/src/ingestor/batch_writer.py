@@ -199,8 +199,9 @@ async def write_batch(
     """Write the batch in one transaction and return what it committed and refused.
 
     Orders and erasures are applied before status changes, each in partition order: a
-    status that arrives in the same batch as its order finds the order there. Each change keeps the
-    trace context `trace_of` gives its record, for its outbox event and announcement.
+    status that arrives in the same batch as its order finds the order there. Each change
+    keeps the trace context `trace_of` gives its record, for its outbox event and
+    announcement.
     """
     if not orders and not statuses:
         return WriteResult([], [], 0)
