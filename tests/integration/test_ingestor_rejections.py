@@ -41,7 +41,7 @@ def test_each_kind_of_bad_message_is_dead_lettered_and_the_next_one_is_processed
             "InvalidEncoding",
         ),
         "empty": (b"", "EmptyMessage"),
-        "tombstone": (None, "EmptyMessage"),
+        # A tombstone keyed by an order id is an erasure (test_order_erasure.py).
         "10 MB": (b'{"order_uid": "' + b"x" * 10_000_000 + b'"}', "MessageTooLarge"),
         "NUL": (base.replace(b'"entry":"WBIL"', b'"entry":"WB\\u0000IL"'), "SchemaViolation"),
         "out of range": (with_changes(base, sm_id=2**70), "SchemaViolation"),

@@ -58,3 +58,46 @@ def test_an_event_insert_waits_for_the_change_counter(scratch_database: str) -> 
                 "INSERT INTO order_events (order_uid, status, created_at, version)"
                 " VALUES ('late', 'created', now(), 1)"
             )
+
+
+def test_erased_orders_are_written_by_the_ingestor_alone_and_read_by_the_query_service(
+    servers: Servers,
+) -> None:
+    remember = (
+        "INSERT INTO erased_orders (order_uid, version, change_seq, source_partition,"
+        " source_offset) VALUES ('role-test-9890', 2, -9890, 0, 1)"
+    )
+    with psycopg.connect(servers.database_url("order_ingestor")) as connection:
+        connection.execute(remember)
+        connection.rollback()
+    for user in ("order_query", "order_courier_app"):
+        with psycopg.connect(servers.database_url(user)) as connection:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                connection.execute(remember)
+            connection.rollback()
+            if user == "order_query":
+                connection.execute("SELECT order_uid FROM erased_orders LIMIT 1")
+
+
+def test_the_erasure_migration_rolls_back_and_applies_again(scratch_database: str) -> None:
+    apply_migrations(scratch_database)
+    with psycopg.connect(scratch_database) as connection:
+        connection.execute(
+            "INSERT INTO order_events (order_uid, status, created_at, version)"
+            " VALUES ('e', 'erased', now(), 2)"
+        )
+        connection.execute(
+            "INSERT INTO closed_orders (order_id, status, erased_version) VALUES ('e', 'erased', 2)"
+        )
+
+    roll_back_migration(scratch_database, "0010.order-erasures")
+    with psycopg.connect(scratch_database) as connection:
+        assert connection.execute("SELECT count(*) FROM order_events").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            connection.execute(
+                "INSERT INTO order_events (order_uid, status, created_at, version)"
+                " VALUES ('e', 'erased', now(), 2)"
+            )
+    apply_migrations(scratch_database)
+    with psycopg.connect(scratch_database) as connection:
+        assert connection.execute("SELECT count(*) FROM erased_orders").fetchone() == (0,)

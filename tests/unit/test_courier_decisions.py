@@ -10,7 +10,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from courier.consumer import order_to_look_at
-from courier.decisions import Action, HeldOrder, decide
+from courier.decisions import Action, HeldOrder, decide, decide_erased, is_sent_again
 from order_shared.events import OrderEvent, encode_event
 
 NOTHING = HeldOrder()
@@ -90,3 +90,30 @@ def test_a_record_that_names_no_valid_order_is_rejected_with_a_reason() -> None:
     reason = order_to_look_at(_record(b"bad id!", b"\xff"))
     assert isinstance(reason, str) and "order id" in reason
     assert isinstance(order_to_look_at(_record(None, None)), str)
+
+
+@pytest.mark.parametrize("held", [NOTHING, ASSIGNED, WAITING, DELIVERED, CANCELLED])
+def test_an_erasure_ends_the_order_whatever_the_tables_hold(held: HeldOrder) -> None:
+    assert decide_erased(4, held) is Action.ERASE
+
+
+def test_an_erasure_seen_again_changes_nothing() -> None:
+    erased = HeldOrder(closed="erased", erased_version=4)
+
+    assert decide_erased(4, erased) is Action.UNCHANGED
+    assert decide_erased(3, erased) is Action.UNCHANGED
+    assert decide("created", erased) is Action.UNCHANGED  # a late status of the erased one
+
+
+def test_a_newer_version_under_an_erased_id_is_a_new_order() -> None:
+    erased = HeldOrder(closed="erased", erased_version=4)
+
+    assert not is_sent_again(4, erased)
+    assert is_sent_again(5, erased)
+    assert not is_sent_again(9, CANCELLED)
+    assert decide_erased(6, erased) is Action.ERASE  # the new order erased in its turn
+
+
+def test_an_erased_event_names_its_order_with_the_erasures_version() -> None:
+    event = OrderEvent("o-1", "erased", datetime(2026, 11, 21, 10, tzinfo=UTC), 5)
+    assert order_to_look_at(_record(b"o-1", encode_event(event))) == ("o-1", 5)

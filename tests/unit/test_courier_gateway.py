@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from courier.gateway import OrderGateway, OrderState, Unanswered
+from courier.gateway import ErasedState, OrderGateway, OrderState, Unanswered
 from order_shared.telemetry import context_from_headers
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -30,6 +30,15 @@ async def test_a_status_answer_gives_the_status_and_the_version_of_its_etag() ->
     assert (answer.order_id, answer.status, answer.version) == ("o-1", "completed", 3)
 
 
+async def test_gone_says_the_order_was_erased_at_the_version_of_its_etag() -> None:
+    reply = httpx.Response(
+        410, json={"status_code": 410, "detail": "order o-1 was erased"}, headers={"etag": '"4"'}
+    )
+    answer = await gateway(lambda request: reply).status("o-1")
+
+    assert answer == ErasedState("o-1", 4)
+
+
 @pytest.mark.parametrize(
     ("reply", "kind"),
     [
@@ -42,6 +51,7 @@ async def test_a_status_answer_gives_the_status_and_the_version_of_its_etag() ->
             "bad_answer",
         ),
         (httpx.Response(400, json={"status_code": 400, "detail": "malformed"}), "bad_answer"),
+        (httpx.Response(410, json={"status_code": 410, "detail": "erased"}), "bad_answer"),
     ],
 )
 async def test_every_unusable_reply_is_an_answer_of_its_kind(reply, kind: str) -> None:

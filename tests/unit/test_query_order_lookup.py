@@ -9,7 +9,7 @@ import pytest
 
 from query.informer.lookup import OrderLookup
 from query.informer.order_reader import OrderRead, UnreadableOrder
-from query.informer.store import CachedOrder, OrderStore
+from query.informer.store import CachedOrder, ErasedOrder, OrderStore
 from query.request_database import DatabaseUnavailable
 
 
@@ -119,3 +119,46 @@ async def test_an_unreadable_order_is_counted_and_read_again_next_time() -> None
     assert await lookup.read("a") == UnreadableOrder("a date out of range")
     assert (database.reads, lookup.reads_unreadable) == (2, 2)
     assert store.peek("a") is None and not store.is_known_missing("a")
+
+
+async def test_a_late_miss_fill_cannot_bring_back_an_erased_order() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=5, entry=order(1, 5)))  # read before the erasure
+    lookup = OrderLookup(store, database.read)
+
+    request = asyncio.create_task(lookup.read("a"))
+    await asyncio.sleep(0.01)
+    store.erase("a", 2, 6)  # the erasure is announced while the read is under way
+    database.release.set()
+    await request
+
+    assert store.get("a") is None
+    assert await lookup.read("a") == ErasedOrder(2)  # answered from memory
+    assert database.reads == 1
+
+
+async def test_an_erased_order_read_on_a_miss_is_remembered_as_erased() -> None:
+    store = make_store()
+    database = SlowDatabase(OrderRead(as_of=6, entry=ErasedOrder(2)))
+    database.release.set()
+    lookup = OrderLookup(store, database.read)
+
+    assert await lookup.read("a") == ErasedOrder(2)
+    assert await lookup.read("a") == ErasedOrder(2)
+
+    assert (database.reads, lookup.reads_erased) == (1, 1)
+
+
+def test_an_erased_order_comes_back_only_as_a_newer_version() -> None:
+    store = make_store()
+    store.apply("a", order(1, 5))
+
+    assert store.erase("a", 2, 6)
+    assert not store.apply("a", order(1, 5), as_of=9)  # the erased one, however it is read
+    assert not store.erase("a", 2, 6)  # a repeat changes nothing
+    assert store.apply("a", order(3, 7))  # the id sent again: a new order
+
+    assert store.get("a") == order(3, 7)
+    assert store.erased("a") is None
+    assert not store.erase("a", 2, 6)  # a late repeat of the erasure loses to the new order
+    assert store.get("a") == order(3, 7)

@@ -10,7 +10,7 @@ import msgspec
 
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
 from query.informer.reflector import Cause, OrderReflector
-from query.informer.store import OrderStore
+from query.informer.store import CachedOrder, OrderStore
 
 
 def make_reflector(last_seq: int = 10, *, listed: bool = True) -> tuple[OrderReflector, OrderStore]:
@@ -78,6 +78,42 @@ def test_an_announcement_without_document_invalidates() -> None:
 
     assert store.get("a") is None
     assert reflector.last_seq == 12
+
+
+def test_an_erasure_drops_the_order_and_a_late_fill_of_it_is_refused() -> None:
+    reflector, store = make_reflector(last_seq=10)
+    announce(reflector, "a", 1, 11)
+
+    announce(reflector, "a", 2, 12, document=None, erased=True)
+
+    assert store.get("a") is None
+    assert store.erased("a") is not None
+    assert reflector.last_seq == 12
+    assert not store.apply("a", store_entry(1, 11), as_of=11)  # a miss-fill read before it
+
+
+def test_an_erasure_older_than_the_held_order_changes_nothing() -> None:
+    reflector, store = make_reflector(last_seq=10)
+    announce(reflector, "a", 3, 11)  # the id sent again after an erasure at version 2
+
+    announce(reflector, "a", 2, 9, document=None, erased=True)
+
+    assert store.get("a").version == 3  # type: ignore[union-attr]
+    assert reflector.stats.announcements_ignored == 1
+
+
+def test_an_announcement_without_the_erased_field_is_not_an_erasure() -> None:
+    reflector, store = make_reflector(last_seq=10)
+    announce(reflector, "a", 1, 11)
+
+    reflector._on_message(b'{"order_uid": "a", "version": 2, "seq": 12, "order": null}')
+
+    assert store.erased("a") is None
+    assert store.get("a") is None  # invalidated, as before
+
+
+def store_entry(version: int, seq: int) -> CachedOrder:
+    return CachedOrder(version, seq, "created", b'{"v":%d}' % version)
 
 
 def test_every_subscription_asks_for_a_resync() -> None:

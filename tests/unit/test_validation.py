@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from ingestor.records import AcceptedOrder, AcceptedStatus, Rejection
+from ingestor.records import AcceptedErasure, AcceptedOrder, AcceptedStatus, Rejection
 from ingestor.validation import validate_record
 from producer.demo import canonical_order
 
@@ -67,9 +67,16 @@ def test_invalid_utf8_is_rejected() -> None:
     )
 
 
-def test_empty_and_null_values_are_rejected() -> None:
+def test_empty_values_and_status_tombstones_are_rejected() -> None:
     assert rejection(b"").error_class == "EmptyMessage"
-    assert "tombstone" in rejection(None).reason
+    assert "tombstone" in rejection(None, topic="order-status").reason
+
+
+def test_a_tombstone_on_orders_erases_the_order_its_key_names() -> None:
+    outcome = validate_record(record(None), LIMIT)
+
+    assert isinstance(outcome, AcceptedErasure)
+    assert outcome.order_uid == "k"
 
 
 def test_oversized_message_is_rejected_before_decoding() -> None:

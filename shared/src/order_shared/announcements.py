@@ -1,5 +1,9 @@
 """The change announcement on Redis `orders:changes`: what the ingestor publishes after a
-commit and what every query replica applies if it is newer than what it holds."""
+commit and what every query replica applies if it is newer than what it holds.
+
+`erased` says the order was erased at this version (a tombstone on `orders`): replicas
+drop it and answer that it is gone. Left out when false, so older readers see the same
+message as before."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class ChangeAnnouncement(msgspec.Struct, frozen=True, omit_defaults=True):
     source_offset: int | None = None
     # When the ingestor's transaction committed (Unix seconds): a replica's freshness.
     committed_at: float | None = None
+    erased: bool = False
 
     @property
     def document(self) -> bytes | None:

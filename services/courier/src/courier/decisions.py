@@ -5,6 +5,10 @@ This is what makes the service level-triggered: the event that caused the look d
 matter, only the desired state (the order's status now) and the current one. Duplicates,
 reordering, lateness and a `completed` seen before its `created` all reduce to "compare
 and converge", which is idempotent.
+
+An erased order (a tombstone on `orders`) ends like a cancelled one, whatever it held, and
+is remembered with the erasure's version: a status of the erased order (a version up to
+that one) changes nothing, a newer version is the id sent again, a new order.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Literal
 from order_shared.model import OrderStatus
 
 AssignmentState = Literal["assigned", "delivered"]
-ClosedStatus = Literal["cancelled", "completed"]
+ClosedStatus = Literal["cancelled", "completed", "erased"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class HeldOrder:
     assignment: AssignmentState | None = None
     waiting: bool = False
     closed: ClosedStatus | None = None
+    # The version the order was erased at, if it was.
+    erased_version: int | None = None
 
 
 class Action(enum.Enum):
@@ -34,6 +40,7 @@ class Action(enum.Enum):
     DELIVER = "deliver"  # the courier is free again and the delivery counts
     RELEASE = "release"  # the assignment is undone, the courier free, nothing counts
     CLOSE = "close"  # no courier involved: leave the queue (if in it), remember the end
+    ERASE = "erase"  # the order is gone: its courier (if any) is free, nothing counts
 
 
 def decide(status: OrderStatus, held: HeldOrder) -> Action:
@@ -48,3 +55,16 @@ def decide(status: OrderStatus, held: HeldOrder) -> Action:
     if held.assignment == "assigned":
         return Action.DELIVER if status == "completed" else Action.RELEASE
     return Action.CLOSE
+
+
+def decide_erased(version: int, held: HeldOrder) -> Action:
+    """The change that an erasure at `version` asks for."""
+    if held.erased_version is not None and held.erased_version >= version:
+        return Action.UNCHANGED
+    return Action.ERASE
+
+
+def is_sent_again(version: int, held: HeldOrder) -> bool:
+    """True if a status at `version` is of a new order under an id erased before it: the
+    memory of the erasure goes, and the order starts afresh."""
+    return held.erased_version is not None and version > held.erased_version

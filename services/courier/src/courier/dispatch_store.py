@@ -29,12 +29,14 @@ async def read_held(connection: AsyncConnection, order_id: str) -> HeldOrder:
         """
         SELECT (SELECT state FROM courier_orders WHERE order_id = %(id)s),
                EXISTS (SELECT FROM waiting_orders WHERE order_id = %(id)s),
-               (SELECT status FROM closed_orders WHERE order_id = %(id)s)
+               closed.status, closed.erased_version
+          FROM (SELECT 1) AS one
+          LEFT JOIN closed_orders closed ON closed.order_id = %(id)s
         """,
         {"id": order_id},
     )
-    assignment, waiting, closed = await cursor.fetchone()
-    return HeldOrder(assignment, waiting, closed)
+    assignment, waiting, closed, erased_version = await cursor.fetchone()
+    return HeldOrder(assignment, waiting, closed, erased_version)
 
 
 async def assign_or_queue(
@@ -107,6 +109,36 @@ async def close(connection: AsyncConnection, order_id: str, status: str) -> None
         "INSERT INTO closed_orders (order_id, status) VALUES (%s, %s)"
         " ON CONFLICT (order_id) DO NOTHING",
         (order_id, status),
+    )
+
+
+async def erase(connection: AsyncConnection, order_id: str, version: int) -> int | None:
+    """The order was erased at `version`: its courier, if it was delivering it, is free
+    (nothing counts; a delivery it completed before still counts), the order leaves the
+    queue, and the erasure is remembered. Returns the freed courier's id."""
+    cursor = await connection.execute(
+        "DELETE FROM courier_orders WHERE order_id = %s RETURNING courier_id, state", (order_id,)
+    )
+    assignment = await cursor.fetchone()
+    await connection.execute("DELETE FROM waiting_orders WHERE order_id = %s", (order_id,))
+    await connection.execute(
+        """
+        INSERT INTO closed_orders (order_id, status, erased_version) VALUES (%s, 'erased', %s)
+        ON CONFLICT (order_id) DO UPDATE
+           SET status = 'erased', erased_version = excluded.erased_version, closed_at = now()
+        """,
+        (order_id, version),
+    )
+    if assignment is None or assignment[1] != "assigned":
+        return None
+    await free_courier(connection, assignment[0])
+    return assignment[0]
+
+
+async def forget_erasure(connection: AsyncConnection, order_id: str) -> None:
+    """The id was sent again after its erasure: a new order, which starts afresh."""
+    await connection.execute(
+        "DELETE FROM closed_orders WHERE order_id = %s AND status = 'erased'", (order_id,)
     )
 
 

@@ -4,6 +4,8 @@ its status, in one transaction; or, when its status cannot be learnt, queue it f
     ask the gateway ─► status at version ≥ the one the event named? ─► decide ─► apply
           │ 404, 5xx, timeout, stale replica                                  (one transaction,
           └────────────────────────────► retry queue (with backoff)            dispatch lock held)
+
+An erased order (410 from the gateway) is an answer too: its courier is freed.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from courier import dispatch_store, metrics, retry_queue
-from courier.decisions import Action, decide
-from courier.gateway import OrderGateway, OrderState, Unanswered
+from courier.decisions import Action, HeldOrder, decide, decide_erased, is_sent_again
+from courier.gateway import ErasedState, OrderGateway, OrderState, Unanswered
 from courier.retry_queue import Backoff
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal[
-    "assigned", "waiting", "delivered", "released", "closed", "unchanged", "retry_queued"
+    "assigned", "waiting", "delivered", "released", "closed", "erased", "unchanged", "retry_queued"
 ]
 
 
@@ -83,7 +85,8 @@ class Reconciler:
 
     async def _reconcile_chunk(self, looks: Sequence[Look]) -> list[Outcome]:
         answers = await asyncio.gather(*(self._ask(look) for look in looks))
-        states = sorted(
+        # Erasures first: the couriers they free then serve the oldest waiting orders.
+        states = [answer for answer in answers if isinstance(answer, ErasedState)] + sorted(
             (answer for answer in answers if isinstance(answer, OrderState)),
             key=lambda state: (state.created_at, state.order_id),
         )
@@ -97,7 +100,7 @@ class Reconciler:
             outcomes += await self._queue_retries(unanswered)
         return outcomes
 
-    async def _ask(self, look: Look) -> OrderState | _NoStatus:
+    async def _ask(self, look: Look) -> OrderState | ErasedState | _NoStatus:
         async with self._concurrency:
             answer = await self._gateway.status(look.order_id, look.trace_context)
         if isinstance(answer, Unanswered):
@@ -107,20 +110,20 @@ class Reconciler:
             return _NoStatus("stale", detail)
         return answer
 
-    async def apply(self, states: Sequence[OrderState]) -> list[Outcome]:
+    async def apply(self, states: Sequence[OrderState | ErasedState]) -> list[Outcome]:
         """Converge the courier tables toward each state, in order, in one transaction:
         each order's change is whole, and a chunk of orders costs one commit."""
         outcomes: list[Outcome] = []
         async with self._pool.connection() as connection, connection.transaction():
             await dispatch_store.lock_dispatch(connection)
             for state in states:
-                held = await dispatch_store.read_held(connection, state.order_id)
-                outcomes.append(await _apply(connection, decide(state.status, held), state))
+                outcomes.append(await _settle(connection, state))
                 await retry_queue.settle(connection, state.order_id, state.version)
         for state, outcome in zip(states, outcomes, strict=True):
             metrics.RECONCILES.labels(outcome).inc()
             if outcome != "unchanged":
-                log.info("order %s is %s: %s", state.order_id, state.status, outcome)
+                status = state.status if isinstance(state, OrderState) else "erased"
+                log.info("order %s is %s: %s", state.order_id, status, outcome)
         return outcomes
 
     async def _queue_retries(self, unanswered: Sequence[tuple[Look, _NoStatus]]) -> list[Outcome]:
@@ -139,7 +142,20 @@ class Reconciler:
         return ["retry_queued"] * len(unanswered)
 
 
-async def _apply(connection: AsyncConnection, action: Action, state: OrderState) -> Outcome:
+async def _settle(connection: AsyncConnection, state: OrderState | ErasedState) -> Outcome:
+    """Read what the tables hold of the order, decide, apply."""
+    held = await dispatch_store.read_held(connection, state.order_id)
+    if isinstance(state, ErasedState):
+        return await _apply(connection, decide_erased(state.version, held), state)
+    if is_sent_again(state.version, held):
+        await dispatch_store.forget_erasure(connection, state.order_id)
+        held = HeldOrder()
+    return await _apply(connection, decide(state.status, held), state)
+
+
+async def _apply(
+    connection: AsyncConnection, action: Action, state: OrderState | ErasedState
+) -> Outcome:
     """One use case per status change, each a few statements of `dispatch_store`."""
     match action:
         case Action.ASSIGN:
@@ -156,5 +172,8 @@ async def _apply(connection: AsyncConnection, action: Action, state: OrderState)
         case Action.CLOSE:
             await dispatch_store.close(connection, state.order_id, state.status)
             return "closed"
+        case Action.ERASE:
+            await dispatch_store.erase(connection, state.order_id, state.version)
+            return "erased"
         case Action.UNCHANGED:
             return "unchanged"

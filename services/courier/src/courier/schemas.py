@@ -70,7 +70,9 @@ class CourierStats(msgspec.Struct, frozen=True):
     completed_deliveries: int
 
 
-AssignmentState = Literal["assigned", "delivered", "waiting", "cancelled", "completed", "pending"]
+AssignmentState = Literal[
+    "assigned", "delivered", "waiting", "cancelled", "completed", "erased", "pending"
+]
 
 
 class Assignment(msgspec.Struct, frozen=True):

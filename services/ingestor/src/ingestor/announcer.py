@@ -1,6 +1,7 @@
 """Announcement: after a batch commits, one message per changed order on Redis
 `orders:changes`, carrying the new document so replicas update without a query (or no
-document when only the status changed: replicas then drop their copy and re-read it).
+document when only the status changed: replicas then drop their copy and re-read it; or
+`erased` when the order was erased: replicas drop it for good).
 
 Redis pub/sub is at-most-once, so a failed announcement is logged and dropped:
 replicas notice the hole in the change sequence and resync from PostgreSQL.
@@ -64,6 +65,7 @@ class ChangeAnnouncer:
                             committed_at=committed_at,
                             source_partition=None if change.source is None else change.source[0],
                             source_offset=None if change.source is None else change.source[1],
+                            erased=change.erased,
                         )
                     )
                     for change in changes[start : start + _MESSAGES_PER_SCRIPT]

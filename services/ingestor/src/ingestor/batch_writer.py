@@ -5,7 +5,14 @@ An order whose content is unchanged is a no-op; a status it already has is a no-
 new order, changed content or a status change each get the next version; each order
 that changed gets the next number of the global change sequence, taken from the
 `change_counter` row inside the transaction, so numbers are gap-free and in commit order.
-A status change for an order not yet seen waits in `pending_status_changes`.
+A status change for an order not yet seen (or erased) waits in `pending_status_changes`.
+
+An erasure (a tombstone on `orders`) deletes the order's rows, takes the next version and
+change sequence like any change, and is remembered in `erased_orders` with its source
+position: the fence then holds against older content as it does for an order that exists,
+so no replay can bring the order back. Content at a later offset is a new order whose
+versions go on from the erasure's. A tombstone for an order that does not exist (never
+seen, or erased already) changes nothing.
 
 Content is fenced by its source position: every order row keeps the partition and offset
 of the `orders` record that last changed it, and a record from that partition at or below
@@ -38,8 +45,16 @@ from ingestor.order_rows import (
     head_line,
 )
 from ingestor.outbox import COPY_EVENTS, event_line
-from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
+from ingestor.records import (
+    AcceptedErasure,
+    AcceptedOrder,
+    AcceptedStatus,
+    OrderChange,
+    OrderRecord,
+    Rejection,
+)
 from ingestor.status_transitions import Transition, illegal_transition_reason, transition
+from order_shared.events import EventStatus
 from order_shared.model import OrderStatus
 
 # The trace context a record's change continues in (its consumer span's), or None.
@@ -64,6 +79,7 @@ class _OrderState(msgspec.Struct):
     """One order as the batch leaves it, starting from what PostgreSQL holds."""
 
     order_uid: str
+    # Whether PostgreSQL holds the order's rows.
     exists: bool
     version: int = 0
     status: OrderStatus = "created"
@@ -74,9 +90,18 @@ class _OrderState(msgspec.Struct):
     # The (partition, offset) of the `orders` record the content came from, if known.
     source: tuple[int, int] | None = None
     new_content: AcceptedOrder | None = None
+    # Whether the order exists as the batch has left it so far (an erasure ends that).
+    present: bool = False
     # (status, version, traceparent) of each change the batch makes to the order.
-    events: list[tuple[OrderStatus, int, str | None]] = msgspec.field(default_factory=list)
+    events: list[tuple[EventStatus, int, str | None]] = msgspec.field(default_factory=list)
     traceparent: str | None = None
+    # Whether PostgreSQL remembers an erasure of it (then it holds no rows).
+    was_erased: bool = False
+
+    @property
+    def erased(self) -> bool:
+        """True if the batch leaves the order erased."""
+        return not self.present and bool(self.events)
 
     def is_stale(self, record: ConsumerRecord) -> bool:
         """True if the content came from this record, or a later one, of its partition.
@@ -90,9 +115,9 @@ class _OrderState(msgspec.Struct):
             and record.offset <= self.source[1]
         )
 
-    def record_change(self, traceparent: str | None) -> None:
+    def record_change(self, traceparent: str | None, event: EventStatus | None = None) -> None:
         self.version += 1
-        self.events.append((self.status, self.version, traceparent))
+        self.events.append((event or self.status, self.version, traceparent))
         self.traceparent = traceparent or self.traceparent
 
 
@@ -114,6 +139,23 @@ VALUES (%s, %s, %s::timestamptz)
 ON CONFLICT (order_uid) DO NOTHING
 """
 _DELETE_PENDING = "DELETE FROM pending_status_changes WHERE order_uid = ANY(%s)"
+# What the batch's ids left behind when they were erased: the version to go on from, and
+# the tombstone's position, which fences older content.
+_ERASURES = """
+SELECT order_uid, version, source_partition, source_offset FROM erased_orders
+ WHERE order_uid = ANY(%s)
+"""
+# The parts go with the head row (ON DELETE CASCADE).
+_DELETE_ERASED = "DELETE FROM orders WHERE order_uid = ANY(%s)"
+_REMEMBER_ERASED = """
+INSERT INTO erased_orders (order_uid, version, change_seq, source_partition, source_offset)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (order_uid) DO UPDATE
+   SET version = excluded.version, change_seq = excluded.change_seq,
+       source_partition = excluded.source_partition, source_offset = excluded.source_offset,
+       erased_at = now()
+"""
+_FORGET_ERASED = "DELETE FROM erased_orders WHERE order_uid = ANY(%s)"
 # A new order's rows go straight into the tables with COPY. For an order whose content
 # changed, its parts are deleted and copied anew, and its head row is updated from a
 # temporary staging table: both far cheaper than a statement per row.
@@ -153,15 +195,16 @@ async def create_staging_tables(connection: AsyncConnection) -> None:
 
 async def write_batch(
     pool: AsyncConnectionPool,
-    orders: Sequence[AcceptedOrder],
+    orders: Sequence[OrderRecord],
     statuses: Sequence[AcceptedStatus] = (),
     trace_of: TraceOf = _untraced,
 ) -> WriteResult:
     """Write the batch in one transaction and return what it committed and refused.
 
-    Orders are applied before status changes, each in partition order: a status that
-    arrives in the same batch as its order finds the order there. Each change keeps the
-    trace context `trace_of` gives its record, for its outbox event and announcement.
+    Orders and erasures are applied before status changes, each in partition order: a
+    status that arrives in the same batch as its order finds the order there. Each change
+    keeps the trace context `trace_of` gives its record, for its outbox event and
+    announcement.
     """
     if not orders and not statuses:
         return WriteResult([], [], 0)
@@ -184,11 +227,13 @@ async def write_batch(
                 state.new_content.document if state.new_content else None,
                 state.traceparent,
                 state.source,
+                erased=state.erased,
             )
             for offset, state in enumerate(changed, start=1)
         ]
         if changes:
             await cursor.execute(_ADVANCE_COUNTER, (changes[-1].seq,))
+        await _write_erasures(cursor, changed, changes)
         await _write_orders(cursor, changed, changes)
         await _write_pending(cursor, batch)
         await _copy(
@@ -204,10 +249,10 @@ async def write_batch(
 
 
 async def _load_states(
-    cursor: AsyncCursor, orders: Sequence[AcceptedOrder], statuses: Sequence[AcceptedStatus]
+    cursor: AsyncCursor, orders: Sequence[OrderRecord], statuses: Sequence[AcceptedStatus]
 ) -> tuple[dict[str, _OrderState], dict[str, tuple[OrderStatus, str]]]:
     ids = list(
-        {accepted.order.order_uid for accepted in orders}
+        {accepted.order_uid for accepted in orders}
         | {accepted.change.order_uid for accepted in statuses}
     )
     await cursor.execute(_CURRENT_STATES, (ids,))
@@ -220,6 +265,7 @@ async def _load_states(
             bytes(content_hash),
             date_created,
             source=None if source_partition is None else (source_partition, source_offset),
+            present=True,
         )
         for (
             uid,
@@ -231,6 +277,11 @@ async def _load_states(
             source_offset,
         ) in await cursor.fetchall()
     }
+    await cursor.execute(_ERASURES, ([uid for uid in ids if uid not in states],))
+    for uid, version, source_partition, source_offset in await cursor.fetchall():
+        states[uid] = _OrderState(
+            uid, False, version, source=(source_partition, source_offset), was_erased=True
+        )
     await cursor.execute(_PENDING_STATUSES, (ids,))
     pending = {uid: (status, changed_at) for uid, status, changed_at in await cursor.fetchall()}
     return states, pending
@@ -250,20 +301,29 @@ class _Batch:
         self.consumed_pending: list[str] = []
         self.rejections: list[Rejection] = []
 
-    def apply_orders(self, orders: Sequence[AcceptedOrder]) -> tuple[int, int]:
-        """Apply the batch's order records in partition order; (unchanged, stale) counts."""
+    def apply_orders(self, orders: Sequence[OrderRecord]) -> tuple[int, int]:
+        """Apply the batch's order records and erasures in partition order; (unchanged,
+        stale) counts. A tombstone for an order that does not exist counts as unchanged."""
         unchanged = stale = 0
         for accepted in orders:
-            uid = accepted.order.order_uid
+            uid = accepted.order_uid
             record = accepted.record
             state = self.states.setdefault(uid, _OrderState(uid, exists=False))
             if state.is_stale(record):
                 stale += 1
                 continue
-            if state.content_hash == accepted.content_hash:
+            if type(accepted) is AcceptedErasure:
+                if state.present:
+                    self._erase(state, record)
+                else:
+                    unchanged += 1
+                continue
+            assert type(accepted) is AcceptedOrder
+            if state.present and state.content_hash == accepted.content_hash:
                 unchanged += 1
                 continue
-            is_new = not state.exists and state.new_content is None
+            is_new = not state.present
+            state.present = True
             state.content_hash = accepted.content_hash
             state.date_created = accepted.order.date_created.isoformat()
             state.source = (record.partition, record.offset)
@@ -276,11 +336,20 @@ class _Batch:
                 self.consumed_pending.append(uid)
         return unchanged, stale
 
+    def _erase(self, state: _OrderState, record: ConsumerRecord) -> None:
+        """The order is gone from here on; content after this record is a new order."""
+        state.present = False
+        state.new_content = None
+        state.content_hash = b""
+        state.status, state.status_changed_at = "created", None
+        state.source = (record.partition, record.offset)
+        state.record_change(self._trace_of(record), "erased")
+
     def apply_statuses(self, statuses: Sequence[AcceptedStatus]) -> None:
         for accepted in statuses:
             change = accepted.change
             state = self.states.get(change.order_uid)
-            if state is None:
+            if state is None or not state.present:
                 self._hold_until_the_order_arrives(accepted)
                 continue
             outcome = transition(state.status, change.status)
@@ -322,9 +391,34 @@ async def _copy(cursor: AsyncCursor, statement: str, lines: list[str]) -> None:
             await copy.write("".join(lines).encode())
 
 
+async def _write_erasures(
+    cursor: AsyncCursor, changed: Sequence[_OrderState], changes: Sequence[OrderChange]
+) -> None:
+    """Delete the rows of every order the batch leaves erased, and remember each erasure.
+    An order sent again after its erasure no longer needs the memory: its row fences."""
+    erased = [
+        (state, change) for state, change in zip(changed, changes, strict=True) if state.erased
+    ]
+    if erased:
+        stored = [state.order_uid for state, _ in erased if state.exists]
+        if stored:
+            await cursor.execute(_DELETE_ERASED, (stored,))
+        await cursor.executemany(
+            _REMEMBER_ERASED,
+            [
+                (state.order_uid, change.version, change.seq, *state.source)  # type: ignore[misc]
+                for state, change in erased
+            ],
+        )
+    revived = [state.order_uid for state in changed if state.was_erased and state.present]
+    if revived:
+        await cursor.execute(_FORGET_ERASED, (revived,))
+
+
 async def _write_orders(
     cursor: AsyncCursor, changed: Sequence[_OrderState], changes: Sequence[OrderChange]
 ) -> None:
+    changed, changes = _present(changed, changes)
     status_only = [
         (state, change)
         for state, change in zip(changed, changes, strict=True)
@@ -370,6 +464,16 @@ async def _write_orders(
     await _copy(cursor, COPY_DELIVERIES, deliveries)
     await _copy(cursor, COPY_PAYMENTS, payments)
     await _copy(cursor, COPY_ITEMS, items)
+
+
+def _present(
+    changed: Sequence[_OrderState], changes: Sequence[OrderChange]
+) -> tuple[list[_OrderState], list[OrderChange]]:
+    """The changed orders that the batch leaves in existence, with their changes."""
+    kept = [
+        (state, change) for state, change in zip(changed, changes, strict=True) if state.present
+    ]
+    return [state for state, _ in kept], [change for _, change in kept]
 
 
 async def _write_pending(cursor: AsyncCursor, batch: _Batch) -> None:

@@ -42,7 +42,14 @@ from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
 from ingestor.record_spans import RecordSpans
-from ingestor.records import AcceptedOrder, AcceptedStatus, OrderChange, Rejection
+from ingestor.records import (
+    AcceptedErasure,
+    AcceptedOrder,
+    AcceptedStatus,
+    OrderChange,
+    OrderRecord,
+    Rejection,
+)
 from ingestor.validation import validate_record
 from order_shared.topics import CHANGES_CHANNEL, ORDER_STATUS, ORDERS, ORDERS_DLQ
 
@@ -53,7 +60,8 @@ Batch = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 
 @dataclass(slots=True)
 class _ValidatedBatch:
-    orders: list[AcceptedOrder] = field(default_factory=list)
+    # Orders and erasures, in partition order.
+    orders: list[OrderRecord] = field(default_factory=list)
     statuses: list[AcceptedStatus] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -184,7 +192,7 @@ class OrderIngestor(ConsumerRebalanceListener):
                     # Let the write in flight take its database replies as they come.
                     await asyncio.sleep(0)
                 outcome = validate_record(record, self._max_message_bytes)
-                if isinstance(outcome, AcceptedOrder):
+                if isinstance(outcome, AcceptedOrder | AcceptedErasure):
                     validated.orders.append(outcome)
                 elif isinstance(outcome, AcceptedStatus):
                     validated.statuses.append(outcome)
@@ -216,6 +224,7 @@ class OrderIngestor(ConsumerRebalanceListener):
                 )
                 return
             metrics.ORDERS_WRITTEN.inc(len(result.changes))
+            metrics.ORDERS_ERASED.inc(sum(change.erased for change in result.changes))
             metrics.ORDERS_UNCHANGED.inc(result.unchanged)
             metrics.ORDERS_STALE.inc(result.stale)
             # One batch acknowledged at a time keeps offset commits and announcements in
@@ -246,7 +255,7 @@ class OrderIngestor(ConsumerRebalanceListener):
                 batch.spans.step(
                     f"{CHANGES_CHANNEL} publish",
                     [
-                        *(o.record for o in validated.orders if o.order.order_uid in changed),
+                        *(o.record for o in validated.orders if o.order_uid in changed),
                         *(s.record for s in validated.statuses if s.change.order_uid in changed),
                     ],
                     started,
@@ -303,7 +312,7 @@ class OrderIngestor(ConsumerRebalanceListener):
     async def _write(
         self,
         batch: _FetchedBatch,
-        orders: Sequence[AcceptedOrder],
+        orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         started = time.time_ns()
@@ -328,7 +337,7 @@ class OrderIngestor(ConsumerRebalanceListener):
     async def _write_one_by_one(
         self,
         batch: _FetchedBatch,
-        orders: Sequence[AcceptedOrder],
+        orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         """Isolate the message the database refuses; the others are written as usual."""
@@ -353,7 +362,7 @@ class OrderIngestor(ConsumerRebalanceListener):
     async def _write_retrying(
         self,
         batch: _FetchedBatch,
-        orders: Sequence[AcceptedOrder],
+        orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         """Write, waiting out every database error that is not about the data with paused

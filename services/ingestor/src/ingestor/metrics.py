@@ -3,6 +3,10 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 ORDERS_WRITTEN = Counter("ingestor_orders_written_total", "Orders created or changed in PostgreSQL")
+ORDERS_ERASED = Counter(
+    "ingestor_orders_erased_total",
+    "Orders erased by a tombstone on `orders` (also counted as written: an erasure is a change)",
+)
 ORDERS_UNCHANGED = Counter(
     "ingestor_orders_unchanged_total", "Re-delivered orders whose content had not changed"
 )

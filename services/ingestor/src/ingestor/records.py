@@ -1,6 +1,6 @@
 """The ingestor's records of one message's way through it: what validation made of a
-record (an accepted order or status change, or a rejection with its reason), and what a
-committed write announces."""
+record (an accepted order, erasure or status change, or a rejection with its reason), and
+what a committed write announces."""
 
 from __future__ import annotations
 
@@ -21,6 +21,22 @@ class AcceptedOrder(msgspec.Struct, frozen=True, gc=False):
     content_hash: bytes
     lines: OrderLines
 
+    @property
+    def order_uid(self) -> str:
+        return self.order.order_uid
+
+
+class AcceptedErasure(msgspec.Struct, frozen=True, gc=False):
+    """A tombstone on `orders` (a null value keyed by a valid order id): erase the order."""
+
+    record: ConsumerRecord
+    order_uid: str
+
+
+# What the writer takes from `orders`, in partition order: an order's records apply in the
+# order they were produced, erasures among them.
+OrderRecord = AcceptedOrder | AcceptedErasure
+
 
 class AcceptedStatus(msgspec.Struct, frozen=True, gc=False):
     record: ConsumerRecord
@@ -35,11 +51,12 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
     reason: str
 
 
-Outcome = AcceptedOrder | AcceptedStatus | Rejection
+Outcome = AcceptedOrder | AcceptedErasure | AcceptedStatus | Rejection
 
 
 class OrderChange(msgspec.Struct, frozen=True, gc=False):
-    """What to announce: the order's newest state; no document if only its status changed."""
+    """What to announce: the order's newest state; no document if only its status changed,
+    or if the order was erased (`erased`)."""
 
     order_uid: str
     version: int
@@ -50,3 +67,4 @@ class OrderChange(msgspec.Struct, frozen=True, gc=False):
     traceparent: str | None = None
     # The (partition, offset) of the `orders` record the content came from, if known.
     source: tuple[int, int] | None = None
+    erased: bool = False

@@ -66,6 +66,7 @@ class _InformerCollector(Collector):
         reads.add_metric(["found"], lookup.reads_found)
         reads.add_metric(["not_found"], lookup.reads_not_found)
         reads.add_metric(["unreadable"], lookup.reads_unreadable)
+        reads.add_metric(["erased"], lookup.reads_erased)
         yield reads
         yield GaugeMetricFamily(
             "query_order_reads_in_flight", "Miss reads under way", lookup.reads_in_flight

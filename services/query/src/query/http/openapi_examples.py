@@ -99,6 +99,11 @@ NOT_FOUND = Example(
     summary="Unknown id", value={"status_code": 404, "detail": "no order with id nope"}
 )
 
+ERASED = Example(
+    summary="Erased",
+    value={"status_code": 410, "detail": "order b563feb7b2b84b6test was erased"},
+)
+
 UNREADABLE = Example(
     summary="Stored, but a value cannot be decoded",
     value={

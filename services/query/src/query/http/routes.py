@@ -45,7 +45,7 @@ from query.http.ready_response import json_response, not_modified
 from query.http.schemas import ErrorBody, OrderPage, OrderStatusView
 from query.informer.informer import OrderInformer
 from query.informer.order_reader import UnreadableOrder
-from query.informer.store import CachedOrder
+from query.informer.store import CachedOrder, ErasedOrder
 
 _ORDER_UID = re.compile(ORDER_UID_PATTERN)
 _MAX_ORDER_UID_LENGTH = 64
@@ -78,6 +78,14 @@ _ERRORS = {
         examples=[examples.UNAVAILABLE],
     ),
 }
+_GONE = ResponseSpec(
+    ErrorBody,
+    description=(
+        "The order was erased (a tombstone on `orders`); `ETag` is the erasure's version. "
+        "An order sent again under the id is a new order with a higher version"
+    ),
+    examples=[examples.ERASED],
+)
 _NOT_MODIFIED = ResponseSpec(
     None, description="The client's `If-None-Match` names the current version", media_type=""
 )
@@ -118,14 +126,24 @@ def order_routes(
     """`/api/v1/orders`: one order, its status, and pages of the newest orders; and the
     `commands` (one router per path: Litestar gives each path one OPTIONS handler)."""
 
-    async def entry_of(order_uid: str) -> CachedOrder:
-        """From memory, or read once: 400, 404 or 422. (Only valid ids are ever cached, so
-        checking first changes no hit's answer.)"""
+    async def entry_of(order_uid: str, gone: bool) -> CachedOrder:
+        """From memory, or read once: 400, 404 or 422; for an erased order 410 if `gone`,
+        else 404. (Only valid ids are ever cached, so checking first changes no hit's
+        answer.)"""
         if len(order_uid) > _MAX_ORDER_UID_LENGTH or not _ORDER_UID.fullmatch(order_uid):
             raise ValidationException(detail=_MALFORMED_ID)
         read = await informer.get_or_read(order_uid)
         if read is None:
             raise NotFoundException(detail=f"no order with id {order_uid}")
+        if isinstance(read, ErasedOrder):
+            detail = f"order {order_uid} was erased"
+            if not gone:
+                raise NotFoundException(detail=detail)
+            raise ClientException(
+                status_code=410,
+                detail=detail,
+                headers={"etag": entity_tag(read.version).decode()},
+            )
         if isinstance(read, UnreadableOrder):
             raise ClientException(
                 status_code=422,
@@ -134,10 +152,13 @@ def order_routes(
         return read
 
     async def answer(
-        request: Request, order_uid: str, body_of: Callable[[str, CachedOrder], bytes]
+        request: Request,
+        order_uid: str,
+        body_of: Callable[[str, CachedOrder], bytes],
+        gone: bool = False,
     ) -> ASGIApp:
         """Lookup, entity tag, 304 or the body: what both order routes do."""
-        entry = await entry_of(order_uid)
+        entry = await entry_of(order_uid, gone)
         tag = entity_tag(entry.version)
         if is_not_modified(if_none_match(request.scope["headers"]), tag):
             return not_modified(tag)
@@ -169,7 +190,9 @@ def order_routes(
         summary="An order's status",
         description=(
             "What the courier service reads: the status and when the order was created. "
-            "`ETag` is the order's version, as for the order itself."
+            "`ETag` is the order's version, as for the order itself. An erased order is "
+            "410 Gone (the order itself is then 404), so that a reader can tell it from "
+            "an order not seen yet."
         ),
         responses={
             200: ResponseSpec(
@@ -177,10 +200,11 @@ def order_routes(
             ),
             304: _NOT_MODIFIED,
             **_ERRORS,
+            410: _GONE,
         },
     )
     async def get_order_status(request: Request, order_uid: str = ORDER_UID_PARAMETER) -> ASGIApp:
-        return await answer(request, order_uid, _status_body)
+        return await answer(request, order_uid, _status_body, gone=True)
 
     @get(
         "/",

@@ -18,7 +18,7 @@ from query.informer.change_waiters import ChangeWaiters
 from query.informer.lookup import OrderLookup
 from query.informer.order_reader import UnreadableOrder, read_order
 from query.informer.reflector import OrderReflector
-from query.informer.store import CachedOrder, OrderStore
+from query.informer.store import CachedOrder, ErasedOrder, OrderStore
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,11 @@ class OrderInformer:
     def __len__(self) -> int:
         return len(self.store)
 
-    async def get_or_read(self, order_uid: str) -> CachedOrder | UnreadableOrder | None:
-        """The order from memory, or read once from PostgreSQL; None if there is none.
+    async def get_or_read(
+        self, order_uid: str
+    ) -> CachedOrder | UnreadableOrder | ErasedOrder | None:
+        """The order from memory, or read once from PostgreSQL; None if there is none,
+        `ErasedOrder` if it was erased.
         Raises DatabaseUnavailable when it must read and cannot."""
         held = self.store.get(order_uid)
         if held is not None:

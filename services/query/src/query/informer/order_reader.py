@@ -12,6 +12,10 @@ land outside years 1-9999 once PostgreSQL normalises it to UTC. Loading that val
 fail the whole batch of a list, so PostgreSQL hands it over as NULL instead
 (`_READABLE_DATE_CREATED`; the column is NOT NULL, so NULL means "out of range") and such
 an order folds into `UnreadableOrder`: its readers skip it and serve the others.
+
+An erased order has no rows; `erased_orders` remembers it with the version and change
+sequence of its erasure, which a miss reads (to tell "erased" from "never seen") and a
+catch-up reads (to drop what it missed being told).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from order_shared.order_tables import (
     PAYMENT_FIELDS,
     sql_type,
 )
-from query.informer.store import CachedOrder
+from query.informer.store import CachedOrder, ErasedOrder
 from query.request_database import request_connection
 
 Row = Sequence[Any]
@@ -144,14 +148,17 @@ SELECT {_LINE_COLUMNS}
 
 _POSITION = itemgetter(1)
 
+_ERASED = "SELECT version FROM erased_orders WHERE order_uid = %s"
+_ERASED_SINCE = "SELECT order_uid, version, change_seq FROM erased_orders WHERE change_seq > %s"
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRead:
     """One order as read at change `as_of` (every change up to it is reflected); None if
-    there was no such order."""
+    there was no such order, `ErasedOrder` if it was erased."""
 
     as_of: int
-    entry: CachedOrder | UnreadableOrder | None
+    entry: CachedOrder | UnreadableOrder | ErasedOrder | None
 
 
 async def read_order(pool: AsyncConnectionPool, order_uid: str) -> OrderRead:
@@ -162,8 +169,19 @@ async def read_order(pool: AsyncConnectionPool, order_uid: str) -> OrderRead:
         (as_of,) = await cursor.fetchone()  # type: ignore[misc]
         cursor = await connection.execute(_ONE_ORDER, {"order_uid": order_uid})
         rows = await cursor.fetchall()
+        if not rows:
+            cursor = await connection.execute(_ERASED, (order_uid,))
+            erased = await cursor.fetchone()
+            return OrderRead(as_of, None if erased is None else ErasedOrder(erased[0]))
     orders = fold_rows(rows)
     return OrderRead(as_of, orders[0][1] if orders else None)
+
+
+async def erased_since(connection: AsyncConnection, since_seq: int) -> list[tuple[str, int, int]]:
+    """(order_uid, version, change_seq) of every erasure after `since_seq`; call in the
+    transaction of `stream_orders`, so that both read one snapshot."""
+    cursor = await connection.execute(_ERASED_SINCE, (since_seq,))
+    return await cursor.fetchall()
 
 
 async def stream_orders(

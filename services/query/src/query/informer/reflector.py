@@ -15,6 +15,10 @@ change sequence, and the watch only makes convergence fast:
    database stays behind what was announced (it was replaced by a restore), after which
    nothing held can be trusted.
 
+An erasure is announced like any change (`erased`), and a catch-up reads the erasures
+after its floor from `erased_orders` in the same snapshot as the orders; a list needs
+none, since erased orders have no rows to list.
+
 A stored order that cannot be decoded (`UnreadableOrder`) is skipped with a log line and
 counted; the list and the catch-ups go on with the others.
 
@@ -52,7 +56,7 @@ from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.bucket_counts import BucketCounts
 from order_shared.telemetry import context_from_traceparent
 from order_shared.topics import CHANGES_CHANNEL
-from query.informer.order_reader import UnreadableOrder, stream_orders
+from query.informer.order_reader import UnreadableOrder, erased_since, stream_orders
 from query.informer.store import CachedOrder, OrderStore
 
 log = logging.getLogger(__name__)
@@ -240,6 +244,9 @@ class OrderReflector:
                         continue
                     apply(order_uid, entry, snapshot_seq)
                     count += 1
+            if since_seq:  # a list starts from an empty store: nothing to drop
+                for order_uid, version, seq in await erased_since(connection, since_seq):
+                    count += self._store.erase(order_uid, version, seq)
         self.last_seq = max(self.last_seq, snapshot_seq)
         return count, snapshot_seq
 
@@ -329,7 +336,11 @@ class OrderReflector:
         if announcement.committed_at is not None:
             self.stats.freshness.observe(max(0.0, time.time() - announcement.committed_at))
         document = announcement.document
-        if document is None:
+        if announcement.erased:
+            applied = self._store.erase(
+                announcement.order_uid, announcement.version, announcement.seq
+            )
+        elif document is None:
             self._store.invalidate(announcement.order_uid, announcement.version, announcement.seq)
             applied = True
         else:

@@ -18,6 +18,12 @@ never goes backwards:
 
 "Not found" answers are remembered briefly (a cachetools `TTLCache`), under the same
 rule, and any announcement of the id clears them.
+
+An erased order (a tombstone on `orders`) is dropped with the erasure's sequence as the
+floor, so no slow miss-fill can bring it back, and remembered as erased at its version
+(for the cache's TTL, at most `_MAX_ERASED` ids; past that PostgreSQL's `erased_orders`
+answers again): no version at or below it is kept again, while a newer one, the id sent
+again, is a new order and replaces the memory.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from order_shared.model import OrderStatus
 # bench` measures the resident bytes per order (see README, Speed).
 ENTRY_OVERHEAD_BYTES = 800
 _MAX_NOT_FOUND = 65_536
+_MAX_ERASED = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,13 @@ class CachedOrder:
     seq: int
     status: OrderStatus
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedOrder:
+    """An order erased at `version`: gone, unless its id is sent again (a newer version)."""
+
+    version: int
 
 
 def entry_size(order_uid: str, entry: CachedOrder) -> int:
@@ -107,6 +121,7 @@ class OrderStore:
         self._not_found: TTLCache[str, bool] = TTLCache(
             _MAX_NOT_FOUND, not_found_ttl_seconds, clock
         )
+        self._erased: TTLCache[str, ErasedOrder] = TTLCache(_MAX_ERASED, ttl_seconds, clock)
         self.dropped_seq = 0
         self.evictions = 0
 
@@ -133,6 +148,8 @@ class OrderStore:
         an announcement is as of its own sequence, which is the default.
         """
         as_of = max(as_of, entry.seq)
+        if self._erased_since(order_uid, entry.version):
+            return False
         self._forget_missing(order_uid)
         orders = self._orders
         if order_uid in orders:  # held and not expired; no use counted
@@ -163,6 +180,8 @@ class OrderStore:
 
     def invalidate(self, order_uid: str, version: int, seq: int) -> None:
         """Version `version` (change `seq`) exists: drop anything older; the next read fills."""
+        if self._erased_since(order_uid, version):
+            return
         self._forget_missing(order_uid)
         held = self.peek(order_uid)
         if held is not None:
@@ -173,20 +192,64 @@ class OrderStore:
 
     def mark_missing(self, order_uid: str, as_of: int) -> bool:
         """Remember briefly that a read as of change `as_of` found no such order."""
+        if not self._may_mark(order_uid, as_of):
+            return False
+        self._not_found[order_uid] = True
+        return True
+
+    def erase(self, order_uid: str, version: int, seq: int) -> bool:
+        """The order was erased at `version` (change `seq`): drop it, and keep no version
+        up to that one again. False if the store holds a newer one (its id sent again)."""
+        held = self.peek(order_uid)
+        if (held is not None and held.version >= version) or self._erased_since(order_uid, version):
+            return False
+        self._forget_missing(order_uid)
+        if held is not None:
+            self._drop(order_uid)
+        self.dropped_seq = max(self.dropped_seq, seq)
+        self._erased[order_uid] = ErasedOrder(version)
+        return True
+
+    def mark_erased(self, order_uid: str, erased: ErasedOrder, as_of: int) -> bool:
+        """Remember that a read as of change `as_of` found the order erased."""
+        if not self._may_mark(order_uid, as_of):
+            return False
+        self._erased[order_uid] = erased
+        return True
+
+    def erased(self, order_uid: str) -> ErasedOrder | None:
+        """The erasure of an order not held, if this store knows of it."""
+        if not Cache.__contains__(self._erased, order_uid):
+            return None
+        return self._erased.get(order_uid)
+
+    def _may_mark(self, order_uid: str, as_of: int) -> bool:
+        """A read as of `as_of` that found no order may be remembered: nothing newer is
+        held or was dropped."""
         orders = self._orders
         if order_uid in orders:
             return False
         if Cache.__contains__(orders, order_uid):
             orders.expire()  # held but expired: it counts as dropped before we compare
-        if as_of < self.dropped_seq:
+        return as_of >= self.dropped_seq
+
+    def _erased_since(self, order_uid: str, version: int) -> bool:
+        """True if the order was erased at `version` or later; a newer version is the id
+        sent again, and the memory of the erasure goes."""
+        erased = self._erased
+        if not Cache.__contains__(erased, order_uid):  # nearly every write: no timed lookup
             return False
-        self._not_found[order_uid] = True
-        return True
+        memory = erased.get(order_uid)
+        if memory is not None and version <= memory.version:
+            return True
+        erased.pop(order_uid, None)
+        return False
 
     def clear(self) -> None:
         """Forget everything: the database was replaced (its change sequence went back)."""
         self._orders.clear()
         self._not_found.clear()
+        self._erased.clear()
         self.dropped_seq = 0
 
     @property
