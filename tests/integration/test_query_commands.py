@@ -289,6 +289,46 @@ def test_delete_publishes_a_tombstone_keyed_by_the_id(
     assert record.value is None
 
 
+def test_delete_with_wait_answers_204_once_erased_here_and_the_id_then_makes_a_new_order(
+    writers: list[ServiceProcess],
+) -> None:
+    first, second = writers
+    new = order(9724)
+    url = f"/api/v1/orders/{new.order_uid}"
+    created = httpx.post(
+        f"{first.base_url}/api/v1/orders",
+        content=encode_order(new),
+        headers={**auth(), "prefer": "wait=20"},
+        timeout=40,
+    )
+    assert created.status_code == 201, created.text
+
+    erased = httpx.delete(
+        f"{second.base_url}{url}", headers={**auth(), "prefer": "wait=20"}, timeout=40
+    )
+
+    assert erased.status_code == 204, erased.text
+    assert erased.headers["preference-applied"] == "wait=20"
+    assert httpx.get(f"{second.base_url}{url}").status_code == 404
+    assert httpx.get(f"{second.base_url}{url}/status").status_code == 410
+    eventually(lambda: httpx.get(f"{first.base_url}{url}/status").status_code == 410, timeout=10)
+    cancel = httpx.post(
+        f"{first.base_url}{url}/status", json={"status": "cancelled"}, headers=auth()
+    )
+    assert cancel.status_code == 410, cancel.text
+    assert httpx.delete(f"{first.base_url}{url}", headers=auth()).status_code == 410
+
+    again = httpx.post(
+        f"{first.base_url}/api/v1/orders",
+        content=encode_order(new),
+        headers={**auth(), "prefer": "wait=20"},
+        timeout=40,
+    )
+
+    assert again.status_code == 201, again.text
+    assert again.content == encode_order(new)
+
+
 def test_delete_of_an_unknown_order_is_404(client: httpx.Client) -> None:
     assert client.delete("/api/v1/orders/no-such-order-9713", headers=auth()).status_code == 404
 

@@ -18,6 +18,7 @@ const NOTES = {
   pending: 'The courier service is still learning this order’s status.',
   cancelled: 'The order was cancelled before a courier took it.',
   completed: 'The order was completed without a courier of ours.',
+  erased: 'The order was erased; a courier who was delivering it was freed.',
   unseen: 'The courier service has not seen this order yet.',
   unavailable: 'Courier information is unavailable here: the courier service does not answer on this address.',
   timeout: 'Courier information is unavailable: the courier service did not answer in time.',

@@ -53,7 +53,7 @@ from query.http.schemas import (
 from query.informer.change_waiters import from_source, terminal
 from query.informer.informer import OrderInformer
 from query.informer.order_reader import UnreadableOrder
-from query.informer.store import CachedOrder
+from query.informer.store import CachedOrder, ErasedOrder
 
 _ORDER_UID = re.compile(ORDER_UID_PATTERN)
 _MALFORMED_ID = "malformed order id: use 1 to 64 letters, digits, '_' or '-'"
@@ -156,8 +156,11 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
 
         async def perform() -> Response[bytes]:
             uid = valid.order.order_uid
+            # Only an answer that waits says whether it created or replaced, so only it reads
+            # first (from memory, or PostgreSQL for an order not held): without a wait, a
+            # command needs Kafka alone.
+            held = None if wait is None else await _entry(uid)
             with informer.waiters.register(uid) as waiter:
-                held = informer.cached(uid)
                 record = await commands.publisher.send(
                     ORDERS, uid, valid.document, _trace_context(request)
                 )
@@ -170,19 +173,23 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             entry = None if seen is None else await _entry(uid)
             if entry is None:
                 return _accepted(uid, f"published to orders; not visible here within {wait} s")
-            return _stored(entry, 201 if entry.version == 1 else 200, uid, wait)
+            # Not `entry.version == 1`: an id sent again after its erasure is a new order at
+            # a later version.
+            return _stored(entry, 200 if held is not None else 201, uid, wait)
 
         return await once(request, body, perform)
 
     async def _entry(order_uid: str) -> CachedOrder | None:
         read = await informer.get_or_read(order_uid)
-        return None if isinstance(read, UnreadableOrder) else read
+        return read if isinstance(read, CachedOrder) else None
 
     async def _known(order_uid: str) -> CachedOrder:
         _check_id(order_uid)
         read = await informer.get_or_read(order_uid)
         if read is None:
             raise ClientException(status_code=404, detail=f"no order with id {order_uid}")
+        if isinstance(read, ErasedOrder):
+            raise ClientException(status_code=410, detail=f"order {order_uid} was erased")
         if isinstance(read, UnreadableOrder):
             raise ClientException(
                 status_code=422,
@@ -293,6 +300,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             ),
             202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
+            410: ResponseSpec(ErrorBody, description="The order was erased"),
             **COMMON_ERRORS,
         },
         status_code=202,
@@ -341,13 +349,17 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         summary="Erase an order",
         description=(
             "Publishes a tombstone (the key, no value) to Kafka `orders`: the order is "
-            "erased everywhere once ingested. `202` with `Location`; `Prefer: wait` is not "
-            "applied yet. `Idempotency-Key` as for `POST /api/v1/orders`."
+            "erased everywhere once ingested. `202` with `Location` at once; with "
+            "`Prefer: wait=N` the answer waits until this replica has dropped the order: "
+            "`204` with `Preference-Applied`, or `202` if N seconds were not enough. "
+            "`Idempotency-Key` as for `POST /api/v1/orders`."
         ),
         **guarded,
         responses={
+            204: ResponseSpec(None, description="Erased here (with `Prefer: wait`)"),
             202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
+            410: ResponseSpec(ErrorBody, description="The order was erased"),
             **COMMON_ERRORS,
         },
         status_code=202,
@@ -358,10 +370,23 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
     ) -> Response[bytes]:
         _check_id(order_uid)
 
+        wait = prefer_wait(request, commands.max_wait_seconds)
+
         async def perform() -> Response[bytes]:
             await _known(order_uid)
-            await commands.publisher.send(ORDERS, order_uid, None, _trace_context(request))
-            return _accepted(order_uid, "erasure published to orders")
+            with informer.waiters.register(order_uid) as waiter:
+                record = await commands.publisher.send(
+                    ORDERS, order_uid, None, _trace_context(request)
+                )
+                if wait is None:
+                    return _accepted(order_uid, "erasure published to orders")
+                # The erasure's announcement carries the tombstone's own position.
+                seen = await waiter.wait_for(from_source(record.partition, record.offset), wait)
+            if seen is None:
+                return _accepted(
+                    order_uid, f"erasure published to orders; not applied here within {wait} s"
+                )
+            return Response(b"", status_code=204, headers={"preference-applied": f"wait={wait}"})
 
         return await once(request, b"", perform)
 
