@@ -9,7 +9,9 @@ PostgreSQL (no Kafka):
    same bytes from a dict on the same granian with the same settings (`bench/ceiling.py`)
    — for one id with BENCH_CONNECTIONS and twice as many connections, and for random ids
    over all the orders. Rounds interleave replica and ceiling, so other load on the
-   machine hits both; each figure is the median round.
+   machine hits both; each figure is the median round. The replica traces at its default
+   sampling (parent-based, 1 in 100), exporting over OTLP to a Jaeger v2 started here,
+   when scripts/install-jaeger.sh has built one; without it, under the no-op tracer.
 
 Knobs: BENCH_ORDERS, BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 3),
 BENCH_CONNECTIONS (default 32).
@@ -38,7 +40,7 @@ import uvloop
 from psycopg import sql
 from redis.asyncio import Redis
 
-from devstack import session
+from devstack import jaeger, session
 from devstack.process import RunningServer, ServerCommand
 from devstack.readiness import wait_until
 from order_shared.database import create_pool
@@ -244,7 +246,9 @@ def random_ids_script(folder: Path, orders: int) -> Path:
     return script
 
 
-def bench_http(servers: session.Servers, order_uid: str, orders: int) -> dict[str, HttpFigures]:
+def bench_http(
+    servers: session.Servers, order_uid: str, orders: int, tracing: dict[str, str]
+) -> dict[str, HttpFigures]:
     """The replica against the raw ceiling, one round of each scenario after the other."""
     path = f"/api/v1/orders/{order_uid}"
     replica = session.start_query(
@@ -254,6 +258,7 @@ def bench_http(servers: session.Servers, order_uid: str, orders: int) -> dict[st
         RESYNC_INTERVAL_SECONDS="5",
         LOG_LEVEL="WARNING",
         CACHE_MAX_ENTRIES=str(2 * orders),
+        **tracing,
     )
     ceiling: RunningServer | None = None
     try:
@@ -363,6 +368,16 @@ def main() -> None:
     if SERVER_CPU == WRK_CPU:
         raise SystemExit("the query benchmark needs two CPUs: one for wrk, one for the server")
     servers = session.make_servers()
+    receiver: RunningServer | None = None
+    tracing: dict[str, str] = {}
+    if jaeger.is_installed():
+        ports = jaeger.JaegerPorts(*(session.free_port() for _ in range(4)))
+        receiver = RunningServer(jaeger.prepare_server(ports), session.LOGS / "bench-jaeger.log")
+        jaeger.wait_until_ready(ports)
+        tracing = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports),
+            "OTEL_TRACES_SAMPLER": "",  # the default, whatever the caller's shell says
+        }
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)
         session.start_storage(servers)
@@ -393,12 +408,19 @@ def main() -> None:
         print(
             f"-- cache hits over HTTP: wrk -t1 on CPU {WRK_CPU}, the server on CPU "
             f"{SERVER_CPU}, {ROUNDS} interleaved rounds x {SECONDS} s; a replica holding "
-            f"{ORDERS:,} orders against the raw ceiling (bench/ceiling.py)",
+            f"{ORDERS:,} orders against the raw ceiling (bench/ceiling.py); the replica "
+            + (
+                "exports spans over OTLP at its default sampling"
+                if tracing
+                else "under the no-op tracer (no Jaeger: scripts/install-jaeger.sh)"
+            ),
             flush=True,
         )
-        http = bench_http(servers, "bench0000000042", ORDERS)
+        http = bench_http(servers, "bench0000000042", ORDERS, tracing)
     finally:
         servers.stop_all()  # and deletes a million orders' 2 GB of data
+        if receiver is not None:
+            receiver.stop()
 
     print("-- cache hits, one replica (median round; p50/p99 of that round)")
     for scenario, figures in http.items():
