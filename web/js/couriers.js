@@ -4,11 +4,10 @@
 // same origin, so a page opened straight on a query replica says it is unavailable here.
 
 import { GIVE_UP_AFTER_MS, TimedRequest, requestCourierPage } from './api.js';
-import { orderPageUrl } from './address.js';
 import { createCourierStatusBadge, describeTransport } from './courier-format.js';
-import { createElement, createRowHeader, createValueCell } from './elements.js';
+import { createElement, createRowHeader, createValueCell, labelled } from './elements.js';
 import { describeValue } from './json-values.js';
-import { ID_PATTERN } from './order-id.js';
+import { createOrderLink, handleOrderLinkClick } from './order-links.js';
 
 const PAGE_SIZE = 20;
 const table = document.getElementById('couriers-table');
@@ -122,34 +121,8 @@ function createCourierRow(courier) {
     labelled(createValueCell('td', describeTransport(courier.transport)), 'Transport'),
     labelled(createValueCell('td', createCourierStatusBadge(courier.status)), 'Status'),
     labelled(createValueCell('td', courier.completed_deliveries, 'num'), 'Completed deliveries'),
-    labelled(createValueCell('td', orderLink(courier.current_order), 'mono'), 'Delivering now'),
+    labelled(createValueCell('td', createOrderLink(courier.current_order) ?? courier.current_order, 'mono'), 'Delivering now'),
   ]);
-}
-
-function orderLink(orderId) {
-  if (typeof orderId !== 'string' || !ID_PATTERN.test(orderId)) {
-    return orderId;
-  }
-  const link = createElement('a', { text: orderId });
-  link.href = orderPageUrl(orderId).href;
-  link.dataset.orderId = orderId;
-  return link;
-}
-
-/** Links open the order in place; modified clicks keep the browser's behaviour. */
-function handleOrderLinkClick(event, openOrder) {
-  const link = event.target.closest('a[data-order-id]');
-  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
-    return;
-  }
-  event.preventDefault();
-  openOrder(link.dataset.orderId);
-}
-
-/** The column name, shown by the stylesheet when a narrow screen stacks the cells. */
-function labelled(cell, label) {
-  cell.dataset.label = label;
-  return cell;
 }
 
 function setStatus(state, text) {

@@ -40,3 +40,9 @@ export function createRowHeader(options, children) {
   cell.scope = 'row';
   return cell;
 }
+
+/** The column name, shown by the stylesheet when a narrow screen stacks the cells. */
+export function labelled(cell, label) {
+  cell.dataset.label = label;
+  return cell;
+}

@@ -2,11 +2,11 @@
 // page, and "Load more" until there is nothing more.
 
 import { GIVE_UP_AFTER_MS, TimedRequest, requestOrderPage } from './api.js';
-import { orderPageUrl, sameFilters } from './address.js';
-import { createElement, createRowHeader, createValueCell } from './elements.js';
+import { sameFilters } from './address.js';
+import { createElement, createRowHeader, createValueCell, labelled } from './elements.js';
 import { createTimeElement, formatMoney, parseIsoDate } from './format.js';
 import { describeValue } from './json-values.js';
-import { ID_PATTERN } from './order-id.js';
+import { createOrderLink, handleOrderLinkClick } from './order-links.js';
 import { createStatusBadge } from './status-badge.js';
 
 const PAGE_SIZE = 20;
@@ -134,27 +134,10 @@ function searching() {
   return Object.keys(list.filters).length > 0;
 }
 
-/** Links open the order in place; modified clicks keep the browser's behaviour. */
-function handleOrderLinkClick(event, openOrder) {
-  const link = event.target.closest('a[data-order-id]');
-  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
-    return;
-  }
-  event.preventDefault();
-  openOrder(link.dataset.orderId);
-}
-
 function createOrderRow(summary) {
   const id = describeValue(summary.order_uid);
   const idCell = createRowHeader({ className: 'mono' });
-  if (ID_PATTERN.test(id)) {
-    const link = createElement('a', { text: id });
-    link.href = orderPageUrl(id).href;
-    link.dataset.orderId = id;
-    idCell.append(link);
-  } else {
-    idCell.textContent = id;
-  }
+  idCell.append(createOrderLink(id) ?? id);
   const created = createTimeElement(parseIsoDate(summary.date_created), summary.date_created, 'short');
   return createElement('tr', {}, [
     labelled(idCell, 'Order id'),
@@ -165,12 +148,6 @@ function createOrderRow(summary) {
     labelled(createValueCell('td', summary.items, 'num'), 'Items'),
     labelled(createValueCell('td', formatMoney(summary.amount, summary.currency), 'num'), 'Amount'),
   ]);
-}
-
-/** The column name, shown by the stylesheet when a narrow screen stacks the cells. */
-function labelled(cell, label) {
-  cell.dataset.label = label;
-  return cell;
 }
 
 function setStatus(state, text) {
