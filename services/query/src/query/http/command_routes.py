@@ -24,7 +24,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp
 from opentelemetry import context, propagate
 
-from order_shared.model import ORDER_UID_PATTERN, Order, StatusChange
+from order_shared.model import ORDER_UID_PATTERN, StatusChange
 from order_shared.topics import ORDER_STATUS, ORDERS
 from order_shared.validation import Invalid, ValidOrder, validate_order
 from query.commands.bearer import BearerTokens
@@ -34,10 +34,12 @@ from query.commands.rate_limit import CommandRateLimit, RateLimitMiddleware
 from query.http.command_openapi import (
     ACCEPTED,
     COMMON_ERRORS,
+    ORDER_BODY_ANSWERS,
     SECURITY,
     CommandOperation,
     OrderBodyOperation,
     StatusBodyOperation,
+    stored_order,
 )
 from query.http.conditional import entity_tag
 from query.http.idempotent_commands import IdempotentCommands, json_answer
@@ -215,21 +217,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         ),
         operation_class=OrderBodyOperation,
         **guarded,
-        responses={
-            201: ResponseSpec(
-                Order,
-                description="Stored and served here (with `Prefer: wait`)",
-                generate_examples=False,
-            ),
-            200: ResponseSpec(
-                Order,
-                description="Replaced an order; stored and served here",
-                generate_examples=False,
-            ),
-            202: ACCEPTED,
-            413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
-            **COMMON_ERRORS,
-        },
+        responses=ORDER_BODY_ANSWERS,
         status_code=202,
         request_max_body_size=commands.max_body_bytes,
     )
@@ -248,19 +236,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         ),
         operation_class=OrderBodyOperation,
         **guarded,
-        responses={
-            201: ResponseSpec(
-                Order,
-                description="Stored and served here (with `Prefer: wait`)",
-                generate_examples=False,
-            ),
-            200: ResponseSpec(
-                Order, description="Replaced; stored and served here", generate_examples=False
-            ),
-            202: ACCEPTED,
-            413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
-            **COMMON_ERRORS,
-        },
+        responses=ORDER_BODY_ANSWERS,
         status_code=202,
         request_max_body_size=commands.max_body_bytes,
     )
@@ -293,11 +269,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         operation_class=StatusBodyOperation,
         **guarded,
         responses={
-            200: ResponseSpec(
-                Order,
-                description="The status is served here (with `Prefer: wait`)",
-                generate_examples=False,
-            ),
+            200: stored_order("The status is served here (with `Prefer: wait`)"),
             202: ACCEPTED,
             404: ResponseSpec(ErrorBody, description="No such order"),
             410: ResponseSpec(ErrorBody, description="The order was erased"),
