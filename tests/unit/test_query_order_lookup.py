@@ -22,15 +22,17 @@ def order(version: int, seq: int) -> CachedOrder:
 
 
 class SlowDatabase:
-    """Answers with a fixed read once released; counts the reads."""
+    """Answers with a fixed read once released; counts the reads, and says when one began."""
 
     def __init__(self, answer: OrderRead) -> None:
         self.answer = answer
         self.reads = 0
+        self.reading = asyncio.Event()
         self.release = asyncio.Event()
 
     async def read(self, order_uid: str) -> OrderRead:
         self.reads += 1
+        self.reading.set()
         await self.release.wait()
         return self.answer
 
@@ -41,7 +43,7 @@ async def test_concurrent_misses_for_one_id_make_one_read() -> None:
     lookup = OrderLookup(store, database.read)
 
     waiting = [asyncio.create_task(lookup.read("a")) for _ in range(200)]
-    await asyncio.sleep(0.01)
+    await database.reading.wait()
     assert lookup.reads_in_flight == 1
     database.release.set()
     results = await asyncio.gather(*waiting)
@@ -57,7 +59,7 @@ async def test_a_late_miss_fill_does_not_overwrite_a_newer_announced_version() -
     lookup = OrderLookup(store, database.read)
 
     request = asyncio.create_task(lookup.read("a"))
-    await asyncio.sleep(0.01)
+    await database.reading.wait()
     store.apply("a", order(2, 6))  # the announcement of version 2 arrives first
     database.release.set()
 
@@ -71,7 +73,7 @@ async def test_a_late_miss_fill_loses_even_if_the_newer_version_was_evicted() ->
     lookup = OrderLookup(store, database.read)
 
     request = asyncio.create_task(lookup.read("a"))
-    await asyncio.sleep(0.01)
+    await database.reading.wait()
     store.apply("a", order(2, 6))
     store.apply("b", order(1, 7))  # evicts a's version 2
     database.release.set()
@@ -127,7 +129,7 @@ async def test_a_late_miss_fill_cannot_bring_back_an_erased_order() -> None:
     lookup = OrderLookup(store, database.read)
 
     request = asyncio.create_task(lookup.read("a"))
-    await asyncio.sleep(0.01)
+    await database.reading.wait()
     store.erase("a", 2, 6)  # the erasure is announced while the read is under way
     database.release.set()
     await request
