@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 
 from order_shared.request_durations import RequestDurations
 from order_shared.telemetry import PresetTraceIds, default_sampler, root_sampling
@@ -32,11 +32,12 @@ TRACE_IDS = range(1, 2**64, 2**64 // 10_000)
 class Traced:
     """A hot path over one cached order, its spans exported to memory, span starts counted."""
 
-    def __init__(self, sampler: Sampler) -> None:
+    def __init__(self, sampler: Sampler, roots_per_second: float = 1e9) -> None:
         self.exported = InMemorySpanExporter()
         provider = TracerProvider(sampler=sampler, id_generator=PresetTraceIds())
         provider.add_span_processor(SimpleSpanProcessor(self.exported))
-        self.spans = HotPathSpans(provider)
+        self.now = 100.0
+        self.spans = HotPathSpans(provider, roots_per_second, clock=lambda: self.now)
         self.started = 0
         start_span = self.spans._tracer.start_span
 
@@ -104,6 +105,43 @@ def test_requests_beginning_a_trace_build_spans_only_for_the_sampled_hundredth(
     assert default.started == len(finished)
     assert 0 < len(finished) < 20  # about 4 of 400 at 1 in 100
     assert all(span.parent is None for span in finished)
+
+
+def test_traces_begun_by_hits_are_capped_per_second() -> None:
+    capped = Traced(ParentBased(ALWAYS_ON), roots_per_second=3)
+
+    for _ in range(10):
+        capped.get({})
+    assert capped.started == 3  # a second's worth at once, then none
+
+    capped.now += 0.5
+    for _ in range(10):
+        capped.get({})
+    assert capped.started == 4  # half a second earns one and a half
+
+    capped.now += 10
+    for _ in range(10):
+        capped.get({})
+    assert capped.started == 7  # an idle spell saves up one second's worth, no more
+
+
+def test_the_cap_never_refuses_a_caller_that_asked_for_its_trace() -> None:
+    capped = Traced(ParentBased(ALWAYS_ON), roots_per_second=1)
+
+    for _ in range(5):
+        capped.get({"traceparent": SAMPLED})
+
+    assert capped.started == 5
+    assert len(capped.exported.get_finished_spans()) == 5
+
+
+def test_a_cap_of_zero_lets_hits_begin_no_trace() -> None:
+    never = Traced(ParentBased(ALWAYS_ON), roots_per_second=0)
+
+    for _ in range(5):
+        never.get({})
+
+    assert never.started == 0
 
 
 def test_a_sampler_chosen_by_the_standard_variables_decides_roots() -> None:

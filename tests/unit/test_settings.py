@@ -22,6 +22,7 @@ BIN = Path(sys.executable).parent
         ("order-query", "API_TOKENS", "short"),
         ("order-query", "COMMAND_WAIT_MAX_SECONDS", "301"),
         ("order-query", "MAX_MESSAGE_BYTES", "999999999"),
+        ("order-query", "TRACED_HITS_PER_SECOND", "-1"),
         ("order-ingestor", "DATABASE_URL", "mysql://nope"),
         ("order-ingestor", "BATCH_MAX_RECORDS", "-5"),
         ("order-ingestor", "LOG_LEVEL", "LOUD"),

@@ -39,6 +39,8 @@ class QuerySettings(ServiceSettings):
     resync_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     warm_batch_size: int = Field(default=5_000, ge=1, le=1_000_000)
     database_pool_size: int = Field(default=8, ge=1, le=100)
+    # Cache hits that begin a trace of their own, at most, per second (hot_path_spans).
+    traced_hits_per_second: float = Field(default=10.0, ge=0, le=1_000_000_000)
 
     # Commands (POST, PUT, DELETE under /api/v1/orders). Several tokens, comma-separated,
     # may be valid at once (rotation). Unset: this replica takes no commands (each is

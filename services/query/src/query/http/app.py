@@ -182,7 +182,7 @@ def build(settings: QuerySettings) -> Replica:
         ),
     )
     close_order_schemas(framework.openapi_schema)
-    spans = HotPathSpans(tracing) if tracing else None
+    spans = HotPathSpans(tracing, settings.traced_hits_per_second) if tracing else None
     timed = TimedRequests(framework, durations)
     return Replica(informer, framework, HotPath(informer.cached, hits, durations, spans, timed))
 
