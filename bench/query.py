@@ -10,8 +10,11 @@ PostgreSQL (no Kafka):
    — for one id with BENCH_CONNECTIONS and twice as many connections, and for random ids
    over all the orders. Rounds interleave replica and ceiling, so other load on the
    machine hits both; each figure is the median round. The replica traces at its default
-   sampling (parent-based, 1 in 100), exporting over OTLP to a Jaeger v2 started here,
-   when scripts/install-jaeger.sh has built one; without it, under the no-op tracer.
+   sampling (parent-based, 1 in 100 of the hits that begin a trace, at most
+   TRACED_HITS_PER_SECOND of them a second; `bench tracing` shows the cost without that
+   cap), exporting over OTLP to a Jaeger v2 started here (pinned out of the way:
+   `pin_receiver`), when scripts/install-jaeger.sh has built one; without it, under the
+   no-op tracer.
 
 Knobs: BENCH_ORDERS, BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 3),
 BENCH_CONNECTIONS (default 32).
@@ -47,6 +50,7 @@ from order_shared.database import create_pool
 from query.informer import order_reader
 from query.informer.reflector import OrderReflector
 from query.informer.store import OrderStore
+from query.settings import QuerySettings
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -133,6 +137,15 @@ def pin(pid: int) -> None:
     """Every thread of `pid` onto SERVER_CPU (threads it starts later inherit it)."""
     for thread in os.listdir(f"/proc/{pid}/task"):
         os.sched_setaffinity(int(thread), {SERVER_CPU})
+
+
+def pin_receiver(pid: int) -> None:
+    """The span receiver (Jaeger) onto WRK_CPU at idle priority: it stands in for a
+    collector on another machine, so it must neither take the server's core nor delay
+    wrk's reading of answers (which would count as the server's latency)."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), {WRK_CPU})
+        os.sched_setscheduler(int(thread), os.SCHED_IDLE, os.sched_param(0))
 
 
 def wrk(
@@ -374,9 +387,14 @@ def main() -> None:
         ports = jaeger.JaegerPorts(*(session.free_port() for _ in range(4)))
         receiver = RunningServer(jaeger.prepare_server(ports), session.LOGS / "bench-jaeger.log")
         jaeger.wait_until_ready(ports)
+        pin_receiver(receiver.pid)
         tracing = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports),
-            "OTEL_TRACES_SAMPLER": "",  # the default, whatever the caller's shell says
+            # The defaults, whatever the caller's shell says.
+            "OTEL_TRACES_SAMPLER": "",
+            "TRACED_HITS_PER_SECOND": str(
+                QuerySettings.model_fields["traced_hits_per_second"].default
+            ),
         }
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)

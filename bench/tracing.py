@@ -1,13 +1,16 @@
-"""The hot path's cost of tracing: one query replica exporting spans over OTLP at the
-default sampling (parent-based, 1 in 100 of the requests that begin a trace) against one
-exporting nothing, both holding the same orders, under the same wrk load.
+"""The hot path's cost of tracing: query replicas exporting spans over OTLP against one
+exporting nothing, all holding the same orders, under the same wrk load. One exports at
+the default sampling: parent-based, 1 in 100 of the hits that begin a trace, at most
+TRACED_HITS_PER_SECOND (10) of them a second. The other lifts that cap, so 1 in 100 of
+all its hits are recorded: what each recorded span costs, in CPU and in the p99.
 
 PostgreSQL and Redis on free ports (no Kafka; orders written straight into PostgreSQL as
 `bench query` does), and Jaeger v2 built by scripts/install-jaeger.sh as the OTLP
-receiver. The two replicas run at once on the same pinned core and take turns: rounds
-interleave, so other load on the machine hits both, and each figure is the median round.
-wrk's requests carry no `traceparent`, so every request begins a trace and the sampler
-decides; the figure at the end is how many of them Jaeger received.
+receiver, pinned out of the way (`bench.query.pin_receiver`). The replicas run at once on
+the same pinned core and take turns: rounds interleave, so other load on the machine hits
+all, and each figure is the median round. wrk's requests carry no `traceparent`, so every
+request begins a trace and the sampler decides; the figures at the end are how many of
+them Jaeger received.
 
 Knobs: BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 3),
 BENCH_CONNECTIONS (default 32).
@@ -31,15 +34,20 @@ from bench.query import (
     load_orders,
     median_run,
     pin,
+    pin_receiver,
     wrk,
     wrk_timed,
 )
 from devstack import jaeger, session
 from devstack.process import RunningServer
+from query.settings import QuerySettings
 
 ORDERS = 10_000
 ORDER_UID = "bench0000000042"
-TRACED_SERVICE = "bench-query-traced"
+# The default, whatever the caller's shell says.
+DEFAULT_TRACED_HITS = str(QuerySettings.model_fields["traced_hits_per_second"].default)
+CAPPED_SERVICE = "bench-query-traced"
+UNCAPPED_SERVICE = "bench-query-uncapped"
 HOT_SPAN = "GET /api/v1/orders/{order_uid}"
 
 
@@ -56,18 +64,30 @@ def main() -> None:
     replicas: dict[str, session.ServiceProcess] = {}
     try:
         jaeger.wait_until_ready(ports)
+        pin_receiver(receiver.pid)
         session.start_storage(servers)
         load_orders(servers.admin_database_url, 1, ORDERS)
         common = {"RESYNC_INTERVAL_SECONDS": "5", "LOG_LEVEL": "WARNING"}
+        exporting = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports),
+            "OTEL_TRACES_SAMPLER": "",  # the default, whatever the caller's shell says
+            **common,
+        }
         replicas = {
             "no exporter": session.start_query(servers, "bench-query-untraced", **common),
             "OTLP, default sampling": session.start_query(
                 servers,
                 "bench-query-traced",
-                OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint(ports),
-                OTEL_SERVICE_NAME=TRACED_SERVICE,
-                OTEL_TRACES_SAMPLER="",  # the default, whatever the caller's shell says
-                **common,
+                OTEL_SERVICE_NAME=CAPPED_SERVICE,
+                TRACED_HITS_PER_SECOND=DEFAULT_TRACED_HITS,
+                **exporting,
+            ),
+            "OTLP, 1 in 100 uncapped": session.start_query(
+                servers,
+                "bench-query-uncapped",
+                OTEL_SERVICE_NAME=UNCAPPED_SERVICE,
+                TRACED_HITS_PER_SECOND="1000000000",
+                **exporting,
             ),
         }
         path = f"/api/v1/orders/{ORDER_UID}"
@@ -80,10 +100,14 @@ def main() -> None:
         for _ in range(ROUNDS):
             for name, replica in replicas.items():
                 runs[name].append(wrk_timed(replica.pid, replica.base_url + path, scenario))
-        requests = _hits(replicas["OTLP, default sampling"])  # warm-up included
+        services = {
+            "OTLP, default sampling": CAPPED_SERVICE,
+            "OTLP, 1 in 100 uncapped": UNCAPPED_SERVICE,
+        }
+        hits = {name: _hits(replicas[name]) for name in services}  # warm-up included
         for replica in replicas.values():
-            replica.stop()  # the traced one sends its last spans as it exits
-        received = _traces_received(ports)
+            replica.stop()  # the traced ones send their last spans as they exit
+        received = {name: _traces_received(ports, service) for name, service in services.items()}
     finally:
         for replica in replicas.values():
             replica.stop()
@@ -92,7 +116,7 @@ def main() -> None:
 
     print(
         f"-- hot path with tracing: cache hits, {scenario.name}, {ROUNDS} interleaved rounds "
-        f"x {SECONDS} s, both replicas on CPU {SERVER_CPU} (median round; its p99)"
+        f"x {SECONDS} s, the replicas on CPU {SERVER_CPU} (median round; its p99)"
     )
     for name, name_runs in runs.items():
         run = median_run(name_runs)
@@ -101,10 +125,11 @@ def main() -> None:
             f"CPU {statistics.median(r.cpu_us for r in name_runs):5.1f} us/request  "
             f"(rounds {[round(r.rps) for r in name_runs]})"
         )
-    print(
-        f"   Jaeger received {received:,} hot-path spans for the traced replica's "
-        f"{requests:,.0f} cache hits ({received / requests:.2%}; the sampler records 1 in 100)"
-    )
+    for name in services:
+        print(
+            f"   Jaeger received {received[name]:,} hot-path spans for the {name!r} replica's "
+            f"{hits[name]:,.0f} cache hits ({received[name] / hits[name]:.2%})"
+        )
 
 
 def _hits(replica: session.ServiceProcess) -> float:
@@ -113,12 +138,12 @@ def _hits(replica: session.ServiceProcess) -> float:
     return float(line.split()[1])
 
 
-def _traces_received(ports: jaeger.JaegerPorts) -> int:
-    """How many hot-path spans of the traced replica Jaeger holds."""
+def _traces_received(ports: jaeger.JaegerPorts, service: str) -> int:
+    """How many hot-path spans of `service` Jaeger holds."""
     answer = httpx.get(
         f"{jaeger.query_url(ports)}/api/traces",
         params={
-            "service": TRACED_SERVICE,
+            "service": service,
             "limit": 99_999,  # below what Jaeger keeps (devstack.jaeger)
             "lookback": "1h",
         },
