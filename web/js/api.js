@@ -40,6 +40,21 @@ export class TimedRequest {
     this.timers.forEach(clearTimeout);
   }
 
+  /**
+   * What `load(signal)` resolves to, settling this request either way. A rejection (a
+   * network error, an abort) becomes { kind: 'timeout' } when this request gave up, and
+   * { kind: failedKind } otherwise.
+   */
+  async outcome(load, failedKind = 'unreachable') {
+    try {
+      return await load(this.signal);
+    } catch {
+      return { kind: this.timedOut ? 'timeout' : failedKind };
+    } finally {
+      this.settle();
+    }
+  }
+
   /** Abandons the request: a newer one took over. */
   cancel() {
     this.settle();

@@ -37,14 +37,8 @@ export async function loadCouriers({ reset }) {
   table.setAttribute('aria-busy', 'true');
   setStatus('loading', reset ? 'Loading couriers…' : 'Loading more couriers…');
 
-  let outcome;
-  try {
-    outcome = await requestCourierPage({ limit: PAGE_SIZE, after: reset ? null : list.nextAfter }, request.signal);
-  } catch {
-    outcome = { kind: request.timedOut ? 'timeout' : 'unreachable' };
-  } finally {
-    request.settle();
-  }
+  const after = reset ? null : list.nextAfter;
+  const outcome = await request.outcome((signal) => requestCourierPage({ limit: PAGE_SIZE, after }, signal));
   if (list.request !== request) {
     return; // a newer request took over
   }

@@ -49,14 +49,9 @@ export async function loadNewestOrders({ reset, filters = list.filters }) {
   table.setAttribute('aria-busy', 'true');
   setStatus('loading', reset ? `Loading ${searching() ? 'the orders found' : 'the newest orders'}…` : 'Loading more orders…');
 
-  let outcome;
-  try {
-    outcome = await requestOrderPage({ limit: PAGE_SIZE, cursor, filters: list.filters }, request.signal);
-  } catch {
-    outcome = { kind: request.timedOut ? 'timeout' : 'unreachable' };
-  } finally {
-    request.settle();
-  }
+  const outcome = await request.outcome((signal) =>
+    requestOrderPage({ limit: PAGE_SIZE, cursor, filters: list.filters }, signal),
+  );
   if (list.request !== request) {
     return; // a newer request took over
   }

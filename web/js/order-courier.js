@@ -33,14 +33,7 @@ export async function loadCourier(id) {
   const request = new TimedRequest(() => {});
   active = request;
   showNote('loading');
-  let outcome;
-  try {
-    outcome = await requestAssignment(id, request.signal);
-  } catch {
-    outcome = { kind: request.timedOut ? 'timeout' : 'aborted' };
-  } finally {
-    request.settle();
-  }
+  const outcome = await request.outcome((signal) => requestAssignment(id, signal), 'aborted');
   if (active !== request) {
     return; // another order (or none) is shown now
   }

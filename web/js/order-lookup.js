@@ -113,17 +113,13 @@ async function lookUpOrder(id, focusResult) {
   // Who delivers it comes from the courier service, which the order does not wait for.
   const statusRequest = requestStatus(id, request.signal);
   loadCourier(id);
-  let outcome;
-  try {
-    outcome = await requestOrder(id, request.signal);
-    if (outcome.kind === 'found') {
-      outcome.status = await statusRequest;
+  const outcome = await request.outcome(async (signal) => {
+    const answer = await requestOrder(id, signal);
+    if (answer.kind === 'found') {
+      answer.status = await statusRequest;
     }
-  } catch {
-    outcome = request.timedOut ? { kind: 'timeout' } : { kind: 'unreachable' };
-  } finally {
-    request.settle();
-  }
+    return answer;
+  });
 
   if (activeLookup !== lookup) {
     return; // a newer lookup (or a reset) took over; its answer wins
