@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -29,6 +30,8 @@ from tests.kafka_io import end_offsets, read_from
 ORDER_COUNT = 5
 SEED = 7011
 HTTP_SEED = 9601
+CAPPED_SEED = 9695
+HITS = 200
 APPLY = "orders:changes apply"
 
 
@@ -243,3 +246,48 @@ def test_sampled_requests_are_server_spans_named_by_route_template(
             assert span.parent_id == caller_span_id
             assert span.tags["http.route"] == name.removeprefix("GET ")
             assert order_uid not in span.name
+
+
+def test_hits_begin_at_most_traced_hits_per_second_traces(
+    servers: Servers,
+    traced_ingestor: ServiceProcess,
+    traced_replicas: list[ServiceProcess],
+    jaeger_ports: jaeger.JaegerPorts,
+) -> None:
+    """The replicas record every trace that begins with them (`parentbased_always_on`), yet
+    hits begin at most TRACED_HITS_PER_SECOND (the default, 10) a second; a caller's
+    sampled `traceparent` is followed all the same."""
+    (document,) = generated_documents(1, CAPPED_SEED)
+    order_uid = order_key(document).decode()  # type: ignore[union-attr]
+    run_producer(servers, jaeger_ports, "--generate", "1", "--seed", str(CAPPED_SEED))
+    replica = traced_replicas[1]
+    order_url = f"{replica.base_url}/api/v1/orders/{order_uid}"
+    eventually(lambda: httpx.get(order_url, timeout=5).status_code == 200, timeout=60)
+    query_url = jaeger.query_url(jaeger_ports)
+
+    started = time.monotonic()
+    with httpx.Client(timeout=5) as client:
+        for _ in range(HITS):
+            assert client.get(order_url).status_code == 200
+    elapsed = time.monotonic() - started
+    # Exported after the hits, by the same batch processor: once it is in Jaeger, so are
+    # the hits' spans.
+    marker_trace_id, _ = sampled_request(order_url)
+    server_span(query_url, marker_trace_id, "query")
+
+    begun = [
+        found
+        for found in find_traces(
+            query_url,
+            "query",
+            operation="GET /api/v1/orders/{order_uid}",
+            # The hot path's spans: the misses before the order arrived went to Litestar.
+            tags={"url.path": f"/api/v1/orders/{order_uid}", "query.hot_path": "true"},
+        )
+        if found.trace_id != marker_trace_id
+    ]
+    # The bucket holds a second's worth and earns 10 more a second; the GET that found
+    # the order cached took one, a moment before `started`.
+    allowed = 10 + 10 * elapsed + 2
+    assert 10 <= len(begun) <= allowed, (len(begun), HITS, elapsed)
+    assert len(begun) < HITS / 2
