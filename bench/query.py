@@ -56,6 +56,8 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+# The replica's default cap on traces begun by hits, whatever the caller's shell says.
+DEFAULT_TRACED_HITS = str(QuerySettings.model_fields["traced_hits_per_second"].default)
 
 # Realistic orders (1 to 5 items, about 1.3 kB of JSON each), generated inside PostgreSQL.
 _LOAD = [
@@ -390,11 +392,8 @@ def main() -> None:
         pin_receiver(receiver.pid)
         tracing = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint(ports),
-            # The defaults, whatever the caller's shell says.
-            "OTEL_TRACES_SAMPLER": "",
-            "TRACED_HITS_PER_SECOND": str(
-                QuerySettings.model_fields["traced_hits_per_second"].default
-            ),
+            "OTEL_TRACES_SAMPLER": "",  # the default, whatever the caller's shell says
+            "TRACED_HITS_PER_SECOND": DEFAULT_TRACED_HITS,
         }
     try:
         print(f"   starting PostgreSQL and Redis under {servers.root}", flush=True)

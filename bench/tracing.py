@@ -25,6 +25,7 @@ import httpx
 
 from bench.query import (
     CONNECTIONS,
+    DEFAULT_TRACED_HITS,
     ROUNDS,
     SECONDS,
     SERVER_CPU,
@@ -40,14 +41,14 @@ from bench.query import (
 )
 from devstack import jaeger, session
 from devstack.process import RunningServer
-from query.settings import QuerySettings
 
 ORDERS = 10_000
 ORDER_UID = "bench0000000042"
-# The default, whatever the caller's shell says.
-DEFAULT_TRACED_HITS = str(QuerySettings.model_fields["traced_hits_per_second"].default)
-CAPPED_SERVICE = "bench-query-traced"
-UNCAPPED_SERVICE = "bench-query-uncapped"
+# The exporting replicas: their name here, their service name in Jaeger, their cap.
+TRACED = {
+    "OTLP, default sampling": ("bench-query-traced", DEFAULT_TRACED_HITS),
+    "OTLP, 1 in 100 uncapped": ("bench-query-uncapped", "1000000000"),
+}
 HOT_SPAN = "GET /api/v1/orders/{order_uid}"
 
 
@@ -75,20 +76,16 @@ def main() -> None:
         }
         replicas = {
             "no exporter": session.start_query(servers, "bench-query-untraced", **common),
-            "OTLP, default sampling": session.start_query(
-                servers,
-                "bench-query-traced",
-                OTEL_SERVICE_NAME=CAPPED_SERVICE,
-                TRACED_HITS_PER_SECOND=DEFAULT_TRACED_HITS,
-                **exporting,
-            ),
-            "OTLP, 1 in 100 uncapped": session.start_query(
-                servers,
-                "bench-query-uncapped",
-                OTEL_SERVICE_NAME=UNCAPPED_SERVICE,
-                TRACED_HITS_PER_SECOND="1000000000",
-                **exporting,
-            ),
+            **{
+                name: session.start_query(
+                    servers,
+                    service,
+                    OTEL_SERVICE_NAME=service,
+                    TRACED_HITS_PER_SECOND=cap,
+                    **exporting,
+                )
+                for name, (service, cap) in TRACED.items()
+            },
         }
         path = f"/api/v1/orders/{ORDER_UID}"
         for replica in replicas.values():
@@ -100,14 +97,10 @@ def main() -> None:
         for _ in range(ROUNDS):
             for name, replica in replicas.items():
                 runs[name].append(wrk_timed(replica.pid, replica.base_url + path, scenario))
-        services = {
-            "OTLP, default sampling": CAPPED_SERVICE,
-            "OTLP, 1 in 100 uncapped": UNCAPPED_SERVICE,
-        }
-        hits = {name: _hits(replicas[name]) for name in services}  # warm-up included
+        hits = {name: _hits(replicas[name]) for name in TRACED}  # warm-up included
         for replica in replicas.values():
             replica.stop()  # the traced ones send their last spans as they exit
-        received = {name: _traces_received(ports, service) for name, service in services.items()}
+        received = {name: _traces_received(ports, service) for name, (service, _) in TRACED.items()}
     finally:
         for replica in replicas.values():
             replica.stop()
@@ -125,7 +118,7 @@ def main() -> None:
             f"CPU {statistics.median(r.cpu_us for r in name_runs):5.1f} us/request  "
             f"(rounds {[round(r.rps) for r in name_runs]})"
         )
-    for name in services:
+    for name in TRACED:
         print(
             f"   Jaeger received {received[name]:,} hot-path spans for the {name!r} replica's "
             f"{hits[name]:,.0f} cache hits ({received[name] / hits[name]:.2%})"
