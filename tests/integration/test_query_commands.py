@@ -34,6 +34,16 @@ def auth(token: str = TOKEN) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
+def stored_order(client: httpx.Client, seed: int) -> Order:
+    """A new order, created through the API and waited for until this replica has it."""
+    new = order(seed)
+    created = client.post(
+        "/api/v1/orders", content=encode_order(new), headers={**auth(), "prefer": "wait=20"}
+    )
+    assert created.status_code == 201, created.text
+    return new
+
+
 @pytest.fixture(scope="module")
 def writers(servers: Servers, ingestor: ServiceProcess) -> Iterator[list[ServiceProcess]]:
     """Two replicas that take commands with either of two tokens (a rotation)."""
@@ -225,10 +235,7 @@ def test_a_malformed_or_unbounded_wait_is_400(client: httpx.Client, prefer: str)
 def test_cancel_is_published_and_a_second_one_is_409_with_the_current_status(
     servers: Servers, client: httpx.Client
 ) -> None:
-    new = order(9709)
-    client.post(
-        "/api/v1/orders", content=encode_order(new), headers={**auth(), "prefer": "wait=20"}
-    )
+    new = stored_order(client, 9709)
     start = end_offsets(servers.kafka_bootstrap, ORDER_STATUS)
 
     cancelled = client.post(
@@ -273,10 +280,7 @@ def test_an_invalid_status_command_is_422(client: httpx.Client, body: dict) -> N
 def test_delete_publishes_a_tombstone_keyed_by_the_id(
     servers: Servers, client: httpx.Client
 ) -> None:
-    new = order(9712)
-    client.post(
-        "/api/v1/orders", content=encode_order(new), headers={**auth(), "prefer": "wait=20"}
-    )
+    new = stored_order(client, 9712)
     start = end_offsets(servers.kafka_bootstrap, ORDERS)
 
     response = client.delete(f"/api/v1/orders/{new.order_uid}", headers=auth())
@@ -363,10 +367,7 @@ def test_a_retry_with_the_same_idempotency_key_publishes_once_and_gets_the_same_
 def test_a_status_command_retried_with_its_key_gets_its_first_answer_not_409(
     servers: Servers, client: httpx.Client
 ) -> None:
-    new = order(9721)
-    client.post(
-        "/api/v1/orders", content=encode_order(new), headers={**auth(), "prefer": "wait=20"}
-    )
+    new = stored_order(client, 9721)
     headers = {**auth(), "idempotency-key": f"complete-{new.order_uid}", "prefer": "wait=20"}
     path = f"/api/v1/orders/{new.order_uid}/status"
 
