@@ -1,13 +1,15 @@
 # Order Service: the few things a user wants to do. See README.md.
 SHELL := /bin/bash
-UV ?= uv
-export PATH := $(HOME)/.local/bin:$(PATH)
+# The pinned uv (versions.env) that scripts/install-prerequisites.sh puts here, first on
+# PATH so that whatever runs `uv` gets it, not another uv the machine may have.
+export PATH := $(CURDIR)/.state/tools/bin:$(PATH)
+UV := $(CURDIR)/.state/tools/bin/uv
 
 .PHONY: up down status demo test lint bench prerequisites
 
-up: prerequisites ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
-	@bash scripts/install-jaeger.sh
-	$(UV) run --frozen python -m devstack up
+up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
+	@began=$$(date +%s.%N) && bash scripts/install-prerequisites.sh && \
+		MAKE_UP_BEGAN=$$began $(UV) run --frozen python -m devstack up
 
 down: ## stop everything `make up` started
 	$(UV) run --frozen python -m devstack down
@@ -26,7 +28,7 @@ lint: ## ruff over everything
 	$(UV) run --frozen ruff format --check .
 
 bench: ## the ingest, query, query shape (workers or replicas), courier, command, freshness and tracing benchmarks (wrk drives the HTTP load); print their figures
-	@bash scripts/install-prerequisites.sh wrk
+	@bash scripts/install-prerequisites.sh bench
 	$(UV) run --frozen python -m bench
 
 prerequisites:

@@ -1,4 +1,7 @@
-"""`python -m devstack up|down|status`: the local stack behind `make up` and `make down`.
+"""`python -m devstack up|down|status|prepare`: the local stack behind `make up` and `make down`.
+
+`prepare` fetches what the servers need once per checkout (the Kafka broker's jars), as
+scripts/install-prerequisites.sh does.
 
 `up` starts PostgreSQL, Redis, Kafka, Jaeger, every service in devstack.services and the
 local ingress (nginx on port 8000) under supervisord, adds demo couriers, loads demo
@@ -13,8 +16,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
-from devstack import demo_couriers, jaeger, stack
+from devstack import demo_couriers, jaeger, servers, stack
 from devstack.servers import ServerPorts
 
 
@@ -26,17 +30,31 @@ def _publish_demo_orders(ports: ServerPorts) -> None:
     subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True, env=env)
 
 
-def _print_urls(ports: ServerPorts) -> None:
+def _jaeger_line(building: bool) -> str:
+    tracing = stack.JAEGER_PORTS
+    if building:
+        log = stack.STATE / "logs" / "jaeger.log"
+        return (
+            "  Jaeger         building in the background (first run only, about 5 to 9 minutes on\n"
+            "                 2 cores); the services export traces once it answers. Progress:\n"
+            f"                 tail -f {log}"
+        )
+    return (
+        f"  Jaeger API     {jaeger.query_url(tracing)}/api/traces/<trace id>  (no UI assets)\n"
+        f"  OTLP           {jaeger.otlp_endpoint(tracing)}  127.0.0.1:{tracing.otlp_grpc} (gRPC)"
+    )
+
+
+def _print_urls(ports: ServerPorts, jaeger_building: bool, seconds_to_page: float) -> None:
     queries = [replica.url for replica in stack.replicas() if replica.service == "query"]
     services = "\n".join(
         f"  {replica.name:14} {replica.url}/readyz  /metrics"
         for replica in stack.replicas()
         if replica.service != "query"
     )
-    tracing = stack.JAEGER_PORTS
     print(
         f"""
-Order Service is up.
+Order Service is up: the page answered {seconds_to_page:.0f} s after `make up` began.
   page and APIs  {stack.INGRESS_URL}/   (try order b563feb7b2b84b6test; nginx: the query
                  replicas, balanced, and the courier API, as the chart's Ingress routes)
   query replicas {"  ".join(f"{url}/" for url in queries)}
@@ -46,8 +64,7 @@ Order Service is up.
   Kafka          {ports.kafka_bootstrap}
   PostgreSQL     127.0.0.1:{ports.postgres}
   Redis          127.0.0.1:{ports.redis}
-  Jaeger API     {jaeger.query_url(tracing)}/api/traces/<trace id>  (no UI assets)
-  OTLP           {jaeger.otlp_endpoint(tracing)}  127.0.0.1:{tracing.otlp_grpc} (gRPC)
+{_jaeger_line(jaeger_building)}
   logs           {stack.STATE / "logs"}
 Publish more orders with `make demo`. Ctrl-C (or `make down`) stops everything.
 """,
@@ -57,10 +74,13 @@ Publish more orders with `make demo`. Ctrl-C (or `make down`) stops everything.
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "prepare"])
     parser.add_argument("--detach", action="store_true", help="up: return once everything is ready")
     args = parser.parse_args()
     ports = ServerPorts()
+    if args.command == "prepare":
+        servers.fetch_once()
+        return
     if args.command == "down":
         stack.down()
         return
@@ -71,6 +91,9 @@ def main() -> None:
             else "not running"
         )
         return
+    # `make up` passes when it began (before installing anything); else this process began.
+    began = float(os.environ.get("MAKE_UP_BEGAN", time.time()))
+    jaeger_building = not jaeger.is_installed()
     try:
         stack.up(ports)
         (courier,) = (replica for replica in stack.replicas() if replica.service == "courier")
@@ -79,7 +102,7 @@ def main() -> None:
     except BaseException:
         stack.down()
         raise
-    _print_urls(ports)
+    _print_urls(ports, jaeger_building, time.time() - began)
     if args.detach:
         return
     stopped = threading.Event()
@@ -88,6 +111,13 @@ def main() -> None:
     while not stopped.wait(1.0):
         if not stack.is_running():
             return
+        if jaeger_building and jaeger.readiness_problem(stack.JAEGER_PORTS) is None:
+            jaeger_building = False
+            print(
+                f"Jaeger is up, {time.time() - began:.0f} s after `make up` began:\n"
+                f"{_jaeger_line(building=False)}",
+                flush=True,
+            )
     print("stopping...", flush=True)
     stack.down()
 

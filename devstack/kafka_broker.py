@@ -27,8 +27,9 @@ import uuid
 from pathlib import Path
 
 from devstack.readiness import wait_until
+from devstack.versions import pin
 
-KAFKA_VERSION: str = "4.3.1"
+KAFKA_VERSION: str = pin("KAFKA_VERSION")
 
 POM: Path = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 JVM_OPTS: tuple[str, ...] = tuple(
@@ -90,7 +91,10 @@ def ensure_jars(libs_dir: Path) -> Path:
         return libs_dir
     staging = libs_dir.with_name(f".{libs_dir.name}.{os.getpid()}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies"]
+    plugin = "org.apache.maven.plugins:maven-dependency-plugin"
+    goal = f"{plugin}:{pin('MAVEN_DEPENDENCY_PLUGIN_VERSION')}:copy-dependencies"
+    cmd = ["mvn", "-q", "-B", "-f", str(POM), goal]
+    cmd += [f"-Dkafka.version={KAFKA_VERSION}", f"-Dlog4j.version={pin('KAFKA_LOG4J_VERSION')}"]
     cmd += [f"-DoutputDirectory={staging.resolve()}", "-DincludeScope=runtime"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -41,6 +41,11 @@ class ServerPorts:
         return postgres.service_url(self.postgres, user)
 
 
+def fetch_once() -> None:
+    """Fetch what the servers need once per checkout: the Kafka broker's pinned jars."""
+    kafka_broker.ensure_jars(KAFKA_LIBS)
+
+
 def server_command(name: str, ports: ServerPorts, data_root: Path) -> ServerCommand:
     """How to run server `name` with its data in `data_root / name` (prepared on first use)."""
     if name == "postgres":

@@ -158,7 +158,8 @@ def is_running() -> bool:
 
 
 def up(ports: ServerPorts) -> None:
-    """Start everything in the background under supervisord; return when all are ready."""
+    """Start everything in the background under supervisord; return when all are ready but
+    Jaeger, which may still be building (see `jaeger_is_building`)."""
     if is_running():
         raise SystemExit("the stack is already running: `make down` stops it")
     STATE.mkdir(exist_ok=True)
@@ -166,7 +167,7 @@ def up(ports: ServerPorts) -> None:
     print("preparing servers (first run: downloads the Kafka broker jars)...", flush=True)
     servers = [
         *(server_command(name, ports, STATE) for name in SERVER_NAMES),
-        jaeger.prepare_server(JAEGER_PORTS),
+        jaeger.prepare_server(JAEGER_PORTS, build_if_missing=True),
         ingress_command(),  # answers 502 until the services behind it are up
     ]
     config = write_supervisor_config(servers, replica_commands(ports, dev_api_token()))
@@ -175,7 +176,8 @@ def up(ports: ServerPorts) -> None:
     )
     for name in SERVER_NAMES:
         wait_until_server_ready(name, ports)
-    jaeger.wait_until_ready(JAEGER_PORTS)
+    if jaeger.is_installed():
+        jaeger.wait_until_ready(JAEGER_PORTS)
     services.prepare_servers(ports)
     for service in SERVICES:  # in order: a service may need the ones before it
         started = [replica for replica in replicas() if replica.service == service]

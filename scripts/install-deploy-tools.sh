@@ -14,12 +14,11 @@
 # Everything goes to .state/tools (git-ignored); pass a folder to install elsewhere.
 set -euo pipefail
 
-HELM_VERSION=v3.22.0
-HELM_KUBE_MINOR=37              # client-go v0.37 in Helm v3.22.0's go.mod
-STARLARK_VERSION=v0.0.0-20260908191801-89a6a09411d5
-COMPOSE_GO_VERSION=v2.16.2
-
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# The pins: HELM_VERSION, HELM_KUBE_MINOR (client-go's minor in Helm's go.mod),
+# STARLARK_VERSION, COMPOSE_GO_VERSION.
+# shellcheck source=../versions.env
+source "$repo/versions.env"
 tools=${1:-$repo/.state/tools}
 mkdir -p "$tools/bin"
 tools=$(cd "$tools" && pwd)

@@ -8,13 +8,14 @@
 # The module build serves the query API; the web UI's assets are not part of the module
 # (the Compose and kind Jaeger images have them).
 #
-# Jaeger tags each release twice; v1.76.0 of the Go module is Jaeger v2.13.0's code.
+# Jaeger tags each release twice: JAEGER_MODULE_VERSION in versions.env is the Go module's
+# tag of the release JAEGER_VERSION names.
 # Installs to .state/tools/bin (git-ignored); pass a folder to install elsewhere.
 set -euo pipefail
 
-JAEGER_MODULE_VERSION=v1.76.0
-
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../versions.env
+source "$repo/versions.env"
 tools=${1:-$repo/.state/tools}
 mkdir -p "$tools/bin"
 tools=$(cd "$tools" && pwd)

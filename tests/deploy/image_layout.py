@@ -10,8 +10,9 @@ Commands run chrooted into that root, in a private mount namespace where the hos
 /etc, /dev and /proc (read-only where they could be written) and the host's Python stand in
 for the base image. So every path is the image's own: `/app/.venv`, `/app/web`, a file's
 `Path(__file__).parents[...]`; the checkout is not there to be found by accident; and the
-process runs as the image's user. The host's uv (the same version as the Dockerfile's uv
-image, checked) stands in for the uv image, with uv's cache as the cache mount.
+process runs as the image's user. The pinned uv the install script puts in .state/tools
+(versions.env's, which must be the Dockerfile's uv image's, checked) stands in for the uv
+image, with uv's cache as the cache mount: whatever uv the host has elsewhere is not used.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from devstack.versions import UV
+
 REPO = Path(__file__).resolve().parents[2]
 # python:3.11-slim's PATH (its /usr/local/bin prepended to Debian's, hence twice); the
 # Dockerfile's ENV lines build on it.
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOST_UV_DIR = "/.host-uv"  # where the host's uv appears in a builder root
+HOST_UV_DIR = "/.host-uv"  # where the pinned uv appears in a builder root
 # The builder reaches the package index as the host does (its certificates, its proxy).
 HOST_NETWORK_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "NO_PROXY")
 
@@ -287,7 +290,7 @@ def _run_builder(stage: Stage, root: ImageRoot, dockerfile: Dockerfile) -> None:
             root.workdir = root.resolve(_expand(rest, variables))
             root.path(root.workdir).mkdir(parents=True, exist_ok=True)
         elif keyword == "COPY" and rest.startswith("--from=uv "):
-            continue  # the host's uv stands in (lay_out checks its version)
+            continue  # the pinned uv stands in (lay_out checks its version)
         elif keyword == "COPY":
             _copy(rest, root, variables, stages={})
         elif keyword == "RUN":
@@ -307,7 +310,7 @@ def _run_uv(rest: str, root: ImageRoot, variables: dict[str, str]) -> None:
     for mount in mounts:
         options = dict(option.split("=", 1) for option in mount.split(","))
         if options["type"] == "cache":
-            cache = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True)
+            cache = subprocess.run([UV, "cache", "dir"], capture_output=True, text=True)
             root.binds[options["target"]] = cache.stdout.strip()
         elif options["type"] == "bind":
             source = _expand(options["source"], variables)
@@ -316,10 +319,7 @@ def _run_uv(rest: str, root: ImageRoot, variables: dict[str, str]) -> None:
             bound.append(target)
         else:
             raise DockerfileError(f"RUN --mount type {options['type']} is not laid out here")
-    uv = shutil.which("uv")
-    if uv is None:
-        raise DockerfileError("uv is not on PATH")
-    root.binds[f"{HOST_UV_DIR}/uv"] = uv
+    root.binds[f"{HOST_UV_DIR}/uv"] = str(UV.resolve())
     for argv in _steps([_expand(word, variables) for word in command]):
         if argv[0] != "uv":
             raise DockerfileError(f"the builder's RUN {argv[0]} is not laid out here")
@@ -379,14 +379,16 @@ def lay_out(
     """The image `target` of `dockerfile` as a root folder under `folder`."""
     parsed = Dockerfile(dockerfile, build_args or {})
     built: dict[str, Path] = {}
-    host_uv = subprocess.run(["uv", "--version"], capture_output=True, text=True).stdout.split()
+    if not UV.exists():
+        raise DockerfileError(f"{UV} is missing: run scripts/install-prerequisites.sh")
+    pinned_uv = subprocess.run([UV, "--version"], capture_output=True, text=True).stdout.split()
     chain = parsed.chain(target)
     for name, stage in parsed.stages.items():
         if stage in chain or not any(f"--from={name}" in rest for _, rest in _every(parsed)):
             continue
         if stage.base.startswith("ghcr.io/astral-sh/uv"):
-            if host_uv[1] != _uv_image_version(parsed):
-                raise DockerfileError(f"host uv {host_uv[1]} is not the image's {stage.base}")
+            if pinned_uv[1] != _uv_image_version(parsed):
+                raise DockerfileError(f"{UV} is uv {pinned_uv[1]}, not the image's {stage.base}")
             continue
         builder = ImageRoot(folder / name)
         builder.root.mkdir(parents=True)
