@@ -22,9 +22,11 @@ from devstack import demo_couriers, jaeger, servers, stack
 from devstack.servers import ServerPorts
 
 
-def _publish_demo_orders(ports: ServerPorts) -> None:
+def _publish_demo_orders(ports: ServerPorts, export_traces: bool) -> None:
     producer = [sys.executable, "-m", "producer", "--bootstrap-servers", ports.kafka_bootstrap]
-    env = {**os.environ, **stack.TRACING}
+    # While Jaeger is still being built, the producer's exporter would only retry for
+    # seconds at exit and print its failures here.
+    env = {**os.environ, **(stack.TRACING if export_traces else {})}
     subprocess.run([*producer, "--canonical"], check=True, env=env)
     # Seeded, so a second `make up` re-sends the same orders and changes nothing.
     subprocess.run([*producer, "--generate", "20", "--seed", "1"], check=True, env=env)
@@ -98,7 +100,7 @@ def main() -> None:
         stack.up(ports)
         (courier,) = (replica for replica in stack.replicas() if replica.service == "courier")
         demo_couriers.add_demo_couriers(courier.url)
-        _publish_demo_orders(ports)
+        _publish_demo_orders(ports, export_traces=not jaeger_building)
     except BaseException:
         stack.down()
         raise
