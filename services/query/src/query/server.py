@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 
 AsgiServer = Literal["granian", "uvicorn"]
 
+# Granian gives its loggers handlers of its own that print plain text to standard output;
+# without them its records reach the root logger, which writes the service's JSON lines.
+GRANIAN_LOGGING = {
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    }
+}
+
 
 def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
     """Serve until SIGTERM or SIGINT."""
@@ -52,6 +61,7 @@ async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
         interface=Interfaces.ASGI,
         websockets=False,
         log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGGING,
     )
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -75,5 +85,6 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
         loop=Loops.uvloop,
         websockets=False,
         log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGGING,
         factory=True,
     ).serve()
