@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Every image of Order Service, one target each. Build from the repository root (the uv
 # workspace and its lockfile live there); PACKAGE names the workspace member to install:
 #   docker build --target ingestor   --build-arg PACKAGE=order-ingestor   -t order-ingestor .

@@ -41,12 +41,15 @@ screenshot: prerequisites ## docs/screenshot.png: the page showing an order, in 
 
 # --- Deploying: Docker Compose, Helm and Tilt (see README) ---------------------------------
 
-.PHONY: kind-up kind-down kind-images tilt-up deploy-check
+.PHONY: images kind-up kind-down kind-images tilt-up deploy-check
+
+images: prerequisites ## the five images from the Dockerfile, tagged as Compose and the chart name them; starts a Docker engine and makes local base images where none can be pulled
+	bash scripts/images.sh
 
 kind-up: ## kind cluster "order-service" with a local registry and an ingress on http://localhost:8000
 	bash deploy/kind/up.sh
 
-kind-images: ## build the four images and load them into the kind cluster (MODE=push: to its registry)
+kind-images: ## build the five images and load them into the kind cluster (MODE=push: to its registry)
 	bash deploy/kind/images.sh $${MODE:-load}
 
 kind-down: ## delete the kind cluster and its registry

@@ -108,14 +108,21 @@ def _helm_version() -> str | None:
 def found_versions() -> Iterator[Found]:
     """Every pinned tool and what is installed of it, in `versions.env`'s order."""
     yield Found("uv (.state/tools/bin/uv)", pin("UV_VERSION"), _uv_version())
-    for group in ("DEBIAN_PACKAGES", "DEBIAN_BROWSER_PACKAGES", "DEBIAN_BENCH_PACKAGES"):
+    groups = ("DEBIAN_PACKAGES", "DEBIAN_BROWSER_PACKAGES", "DEBIAN_BENCH_PACKAGES")
+    for group in (*groups, "DEBIAN_IMAGE_PACKAGES"):
         for package, version in debian_pins(group).items():
             yield Found(f"Debian {package}", version, _debian_version(package))
     yield Found("Kafka jars (.state/kafka-libs)", pin("KAFKA_VERSION"), _kafka_version())
-    yield Found("jaeger (Go module)", pin("JAEGER_MODULE_VERSION"), _recorded_version("jaeger"))
     yield Found("helm", pin("HELM_VERSION"), _helm_version())
-    yield Found("starlark (Go module)", pin("STARLARK_VERSION"), _recorded_version("starlark"))
-    yield Found("compose-spec.json", pin("COMPOSE_GO_VERSION"), _recorded_version("compose-spec"))
+    recorded = {
+        "jaeger": "JAEGER_MODULE_VERSION",
+        "starlark": "STARLARK_VERSION",
+        "compose-spec": "COMPOSE_GO_VERSION",
+        "docker-buildx": "BUILDX_VERSION",
+        "docker-compose": "COMPOSE_VERSION",
+    }
+    for name, pinned in recorded.items():
+        yield Found(f"{name} (as built)", pin(pinned), _recorded_version(name))
 
 
 def main() -> int:

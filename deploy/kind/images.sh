@@ -14,12 +14,10 @@ mode="${1:-load}"
 cluster=order-service
 registry="localhost:${REGISTRY_PORT:-5001}"
 tag="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/deploy/helm/Chart.yaml")"
-# One Dockerfile target per image; PACKAGE is the workspace member it installs.
-targets=(ingestor query courier producer migrations)
-
-for target in "${targets[@]}"; do
+# `make images` builds the five (tagged dev and appVersion), then each goes to the cluster.
+bash "$repo/scripts/images.sh"
+for target in ingestor query courier producer migrations; do
     image="order-$target:$tag"
-    docker build "$repo" --target "$target" --build-arg "PACKAGE=order-$target" -t "$image"
     case "$mode" in
         load) kind load docker-image "$image" --name "$cluster" ;;
         push)

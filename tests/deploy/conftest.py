@@ -27,7 +27,7 @@ CHART = REPO / "deploy" / "helm"
 KIND_VALUES = CHART / "values-kind.yaml"
 COMPOSE_FILE = REPO / "deploy" / "compose" / "compose.yaml"
 TILTFILE = REPO / "Tiltfile"
-INSTALL_HINT = "run `bash scripts/install-deploy-tools.sh`"
+INSTALL_HINT = "run `bash scripts/install-deploy-tools.sh` (Docker's: install-image-tools.sh)"
 
 # The Kubernetes versions the chart supports (Chart.yaml kubeVersion) up to the newest one
 # kubernetes-validate ships schemas for: every manifest must be valid on both ends.
@@ -36,8 +36,14 @@ RELEASE = "order-service"  # the release name the Tiltfile renders with
 
 
 def tool(name: str) -> Path:
-    """A tool from .state/tools/bin, the virtualenv or PATH, or a skip that says why."""
-    for candidate in (TOOLS / "bin" / name, Path(sys.executable).with_name(name)):
+    """A tool from .state/tools/bin (or its Docker CLI plugins), the virtualenv or PATH, or
+    a skip that says why."""
+    candidates = (
+        TOOLS / "bin" / name,
+        TOOLS / "docker" / "cli-plugins" / name,
+        Path(sys.executable).with_name(name),
+    )
+    for candidate in candidates:
         if candidate.exists():
             return candidate
     found = shutil.which(name)

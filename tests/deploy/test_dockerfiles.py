@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import COMPOSE_FILE, REPO, run, tool
-from tests.deploy.image_layout import Dockerfile, Stage
+from tests.deploy.dockerfile import Dockerfile, Stage
 
 DOCKERFILE = REPO / "Dockerfile"
 
