@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 from devstack.demo_couriers import DEMO_COURIERS
-from tests.deploy.conftest import COMPOSE_FILE, REPO, compose_schema_path
+from tests.deploy.conftest import COMPOSE_FILE, REPO, compose_schema_path, run, tool
 
 ONE_SHOT = "x-one-shot"
 
@@ -210,3 +212,45 @@ def test_the_courier_gateway_is_a_name_every_query_replica_answers_to(compose: d
         assert str(gateway.port) == services[replica]["environment"]["PORT"], replica
     others = [name for name, s in services.items() if gateway.hostname in str(s.get("networks"))]
     assert sorted(others) == ["query-1", "query-2"]
+
+
+def _compose_config(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(tool("docker-compose"), "-f", path, "config", *args, check=check)
+
+
+def test_docker_compose_itself_accepts_the_file() -> None:
+    """Compose's own loading and checks (references between services, merges, types), not
+    only its schema."""
+    _compose_config(COMPOSE_FILE, "--quiet")
+
+
+def test_docker_compose_refuses_a_service_that_depends_on_no_service(tmp_path: Path) -> None:
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    document["services"]["ingestor"]["depends_on"]["no-such-service"] = {
+        "condition": "service_started"
+    }
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(yaml.safe_dump(document))
+    refused = _compose_config(broken, "--quiet", check=False)
+    assert refused.returncode != 0
+    assert "no-such-service" in refused.stderr
+
+
+def test_docker_compose_reads_each_service_as_these_checks_do(compose: dict) -> None:
+    """The `compose` fixture resolves `${NAME:-default}` itself; real Compose, with no
+    variable set, must arrive at the same images, builds and environments."""
+    real = json.loads(_compose_config(COMPOSE_FILE, "--format", "json").stdout)
+    assert set(real["services"]) == set(compose["services"])
+    for name, service in compose["services"].items():
+        resolved = real["services"][name]
+        assert resolved.get("image") == service.get("image"), name
+        if "build" in service:
+            assert resolved["build"]["target"] == service["build"]["target"], name
+            assert resolved["build"]["args"] == service["build"].get("args", {}), name
+        environment = service.get("environment", {})
+        if isinstance(environment, list):
+            environment = dict(item.split("=", 1) for item in environment)
+        expected = {
+            key: None if value is None else str(value) for key, value in environment.items()
+        }
+        assert resolved.get("environment", {}) == expected, name
