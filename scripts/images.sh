@@ -18,6 +18,9 @@
 #   IMAGES="query courier"   build only these (default: all five)
 set -euo pipefail
 
+# One Dockerfile target per image; PACKAGE is the workspace member it installs.
+targets=(migrations ingestor query courier producer)
+
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../versions.env
 source "$repo/versions.env"
@@ -136,13 +139,14 @@ fi
 
 # --- the five images ---------------------------------------------------------------------
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' deploy/helm/Chart.yaml)
-for name in ${IMAGES:-migrations ingestor query courier producer}; do
-    step "order-$name: building"
+read -ra wanted <<<"${IMAGES:-${targets[*]}}"
+for target in "${wanted[@]}"; do
+    step "order-$target: building"
     docker build --quiet "${build_network[@]}" "${base_args[@]}" \
-        --target "$name" --build-arg "PACKAGE=order-$name" \
-        -t "order-$name:dev" -t "order-$name:$app_version" . >/dev/null
+        --target "$target" --build-arg "PACKAGE=order-$target" \
+        -t "order-$target:dev" -t "order-$target:$app_version" . >/dev/null
 done
-step "built: $(for name in ${IMAGES:-migrations ingestor query courier producer}; do printf 'order-%s ' "$name"; done)(tags dev and $app_version)"
+step "built: ${wanted[*]/#/order-} (tags dev and $app_version)"
 if [[ ${build_network[*]} ]]; then
     echo "The project's engine keeps running: DOCKER_HOST=$DOCKER_HOST docker images;" \
         "bash scripts/docker-engine.sh stop stops it."

@@ -15,8 +15,9 @@ cluster=order-service
 registry="localhost:${REGISTRY_PORT:-5001}"
 tag="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/deploy/helm/Chart.yaml")"
 # `make images` builds the five (tagged dev and appVersion), then each goes to the cluster.
-bash "$repo/scripts/images.sh"
-for target in ingestor query courier producer migrations; do
+targets=(migrations ingestor query courier producer)
+IMAGES="${targets[*]}" bash "$repo/scripts/images.sh"
+for target in "${targets[@]}"; do
     image="order-$target:$tag"
     case "$mode" in
         load) kind load docker-image "$image" --name "$cluster" ;;

@@ -49,17 +49,22 @@ def test_ingress_class_of_the_kind_values_is_the_one_kind_up_installs() -> None:
 
 
 def test_kind_images_builds_what_tilt_builds_under_the_chart_default_tag(tilt_images: dict):
-    """Without Tilt the chart pulls `order-<target>:<appVersion>`: images.sh makes exactly
-    those, from the Dockerfile targets and PACKAGE values Tilt uses."""
+    """Without Tilt the chart pulls `order-<target>:<appVersion>`: `make images`
+    (scripts/images.sh) makes exactly those, from the Dockerfile targets and PACKAGE values
+    Tilt uses, and kind/images.sh hands each of them to the cluster."""
+    builder = (REPO / "scripts/images.sh").read_text()
     script = (REPO / "deploy/kind/images.sh").read_text()
-    targets = re.search(r"^targets=\(([^)]*)\)", script, re.MULTILINE).group(1).split()
+    targets = re.search(r"^targets=\(([^)]*)\)", builder, re.MULTILINE).group(1).split()
+    loaded = re.search(r"^targets=\(([^)]*)\)", script, re.MULTILINE).group(1).split()
+    assert loaded == targets
     built = {f"order-{target}": target for target in targets}
     assert set(built) == set(tilt_images)
     for name, target in built.items():
         assert tilt_images[name]["target"].removesuffix("-dev") == target
         assert tilt_images[name]["build_args"] == {"PACKAGE": f"order-{target}"}
-    assert '--build-arg "PACKAGE=order-$target"' in script
-    assert '-t "$image"' in script and 'image="order-$target:$tag"' in script
+    assert '--build-arg "PACKAGE=order-$target"' in builder
+    assert '-t "order-$target:$app_version"' in builder and "appVersion" in builder
+    assert 'image="order-$target:$tag"' in script
     cluster = yaml.safe_load((REPO / "deploy/kind/cluster.yaml").read_text())["name"]
     assert f"cluster={cluster}" in script
     assert "appVersion" in script and "Chart.yaml" in script
