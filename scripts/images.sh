@@ -142,9 +142,17 @@ app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' deploy/he
 read -ra wanted <<<"${IMAGES:-${targets[*]}}"
 for target in "${wanted[@]}"; do
     step "order-$target: building"
-    docker build --quiet "${build_network[@]}" "${base_args[@]}" \
-        --target "$target" --build-arg "PACKAGE=order-$target" \
-        -t "order-$target:dev" -t "order-$target:$app_version" . >/dev/null
+    log=$state/build-$target.log
+    if ! docker build --progress plain "${build_network[@]}" "${base_args[@]}" \
+            --target "$target" --build-arg "PACKAGE=order-$target" \
+            -t "order-$target:dev" -t "order-$target:$app_version" . >"$log" 2>&1; then
+        tail -n 25 "$log" >&2
+        echo "images: order-$target failed (whole log: $log)." >&2
+        if grep -q "invalid peer certificate" "$log"; then
+            echo "A TLS-inspecting proxy? IMAGE_CA_BUNDLE=<its CA bundle> make images" >&2
+        fi
+        exit 1
+    fi
 done
 step "built: ${wanted[*]/#/order-} (tags dev and $app_version)"
 if [[ ${build_network[*]} ]]; then
