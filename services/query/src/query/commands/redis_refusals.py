@@ -11,31 +11,40 @@ minute after the last one (a note only: reads are served from memory all the sam
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
-from prometheus_client import Counter
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from redis.exceptions import OutOfMemoryError
-
-REFUSALS = Counter(
-    "query_redis_write_refusals_total",
-    "Writes Redis refused because its maxmemory is reached (OOM), by what was written "
-    "(idempotency, rate_limit)",
-    ["what"],
-)
 
 # How long readiness mentions the last refusal.
 NOTE_SECONDS = 60.0
 
 
-class RedisRefusals:
+class RedisRefusals(Collector):
+    """The refusals so far, by what was written; a Prometheus collector of them."""
+
     def __init__(self) -> None:
+        self.counts: dict[str, int] = {"idempotency": 0, "rate_limit": 0}
         # When (monotonic), what and why the last refusal was.
         self._last: tuple[float, str, str] | None = None
 
     def note(self, what: str, error: BaseException) -> None:
         """Count `error` if it is Redis refusing a write for want of memory."""
         if isinstance(error, OutOfMemoryError):
-            REFUSALS.labels(what).inc()
+            self.counts[what] += 1
             self._last = (time.monotonic(), what, str(error))
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "query_redis_write_refusals",
+            "Writes Redis refused because its maxmemory is reached (OOM), by what was "
+            "written (idempotency, rate_limit)",
+            labels=["what"],
+        )
+        for what, count in self.counts.items():
+            family.add_metric([what], count)
+        yield family
 
     def readiness_note(self) -> str | None:
         if self._last is None or time.monotonic() - self._last[0] > NOTE_SECONDS:

@@ -152,7 +152,7 @@ def build(settings: QuerySettings) -> Replica:
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool, command_routes(commands)),
-            *health_routes(informer, QueryMetrics(informer, hits, durations), refusals),
+            *health_routes(informer, QueryMetrics(informer, hits, durations, refusals), refusals),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
