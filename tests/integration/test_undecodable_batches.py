@@ -15,9 +15,10 @@ from order_shared.events import OrderEvent, encode_event
 from order_shared.model import encode_order
 from order_shared.topics import ORDERS
 from producer.generator import generate_order
+from tests import librdkafka_io as librdkafka
 from tests.courier_io import isolated_courier
 from tests.harness import Servers, ServiceProcess, eventually
-from tests.kafka_io import Message, create_topic, publish
+from tests.kafka_io import create_topic
 from tests.metrics_io import metric_total
 from tests.store_io import order_row
 
@@ -35,16 +36,17 @@ def test_the_ingestor_holds_an_undecodable_batch_and_stores_it_once_it_can(
     servers: Servers, ingestor: ServiceProcess
 ) -> None:
     """Failed before (no codec library for snappy): `UnsupportedCodecError` escaped
-    `getmany()`, the ingestor exited, and every restart met the same batch again."""
+    `getmany()` and the ingestor exited (its /readyz refused connections); every restart
+    met the same batch again."""
     order = generate_order(random.Random(2101))
     ingestor.restart(FAILPOINT_WITHOUT_CODECS="1")
     try:
         ingestor.wait_ready()
-        publish(
+        librdkafka.publish(
             servers.kafka_bootstrap,
             ORDERS,
-            [Message(order.order_uid.encode(), encode_order(order))],
-            compression_type="snappy",
+            [librdkafka.Record(order.order_uid.encode(), encode_order(order), 0)],
+            codec="snappy",
         )
 
         eventually(lambda: not_ready_because_undecodable(ingestor), timeout=30)
@@ -69,11 +71,11 @@ def test_the_courier_holds_an_undecodable_batch_and_handles_it_once_it_can(
     with isolated_courier(
         servers, query_replicas[0], topic=topic, FAILPOINT_WITHOUT_CODECS="1"
     ) as courier:
-        publish(
+        librdkafka.publish(
             servers.kafka_bootstrap,
             topic,
-            [Message(order_id.encode(), encode_event(event))],
-            compression_type="lz4",
+            [librdkafka.Record(order_id.encode(), encode_event(event), 0)],
+            codec="lz4",
         )
 
         eventually(lambda: not_ready_because_undecodable(courier.service), timeout=30)
