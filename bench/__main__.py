@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest", "query", "query_shape", "courier", "commands", "freshness", "tracing"]
+BENCHMARKS = [
+    "ingest",
+    "query",
+    "query_shape",
+    "courier",
+    "commands",
+    "invalid_bodies",
+    "freshness",
+    "tracing",
+]
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from devstack.versions import pin
 KAFKA_VERSION: str = pin("KAFKA_VERSION")
 
 POM: Path = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+KNOWN_CONFIGS: Path = POM.with_name("KnownConfigs.java")
 JVM_OPTS: tuple[str, ...] = tuple(
     "-Xms128m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError"
     " -Djava.awt.headless=true".split()
@@ -68,9 +69,9 @@ log.dirs={log_dirs}
 auto.create.topics.enable=false
 min.insync.replicas=1
 offsets.topic.replication.factor=1
-offsets.topic.transaction.state.log.replication.factor=1
+transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-transaction.state.log.share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
@@ -130,6 +131,23 @@ def prepare_broker(libs_dir: Path, data_dir: Path, port: int, controller_port: i
         if proc.returncode != 0:
             raise RuntimeError(f"formatting {log_dirs} failed:\n{proc.stdout}{proc.stderr}")
     return _java(libs_dir, data_dir, "kafka.Kafka", str(server_properties))
+
+
+def property_names(server_properties: Path) -> set[str]:
+    """The property names a properties file sets."""
+    lines = (line.strip() for line in server_properties.read_text().splitlines())
+    return {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+
+
+def known_properties(libs_dir: Path) -> frozenset[str]:
+    """Every property name the broker itself knows: its own configuration definition
+    (`kafka.server.KafkaConfig.configDef()`), asked of the jars by a one-file Java program.
+    A name it does not know is ignored by the broker with a warning in its log."""
+    cmd = ["java", "-cp", f"{libs_dir.resolve()}/*", str(KNOWN_CONFIGS)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return frozenset(proc.stdout.split())
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

@@ -1,4 +1,10 @@
-"""A Redis server from Debian's packages, its data in a folder of ours."""
+"""A Redis server from Debian's packages, its data in a folder of ours.
+
+Bounded like every deployment's (Compose, the chart's dev Redis): MAXMEMORY with the
+`noeviction` policy, so that nothing that must stay (a live Idempotency-Key claim, a
+rate-limit window) is ever evicted; at the limit Redis refuses writes instead, which the
+query service counts and notes in its readiness (see the README's "Redis memory").
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ import redis
 
 from devstack.process import ServerCommand
 from devstack.readiness import wait_until
+
+MAXMEMORY = "256mb"
+MAXMEMORY_POLICY = "noeviction"
 
 
 def prepare_server(data_dir: Path, port: int) -> ServerCommand:
@@ -37,6 +46,10 @@ def prepare_server(data_dir: Path, port: int) -> ServerCommand:
             "warning",
             "--protected-mode",
             "yes",
+            "--maxmemory",
+            MAXMEMORY,
+            "--maxmemory-policy",
+            MAXMEMORY_POLICY,
         ],
     )
 

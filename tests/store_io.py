@@ -14,6 +14,7 @@ import redis
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.model import Order
 from order_shared.topics import CHANGES_CHANNEL
+from tests.harness import Servers
 
 
 def query(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -86,3 +87,50 @@ def all_stored_once(database_url: str, orders: list[Order]) -> bool:
         ([order.order_uid for order in orders],),
     )
     return len(rows) == len(orders) and all(version == 1 for (version,) in rows)
+
+
+OUT_OF_RANGE = "9999-12-31T23:00:00-05:00"  # 10000-01-01T04:00:00Z
+
+# A copy of a stored order under a new id, date and the next change sequence, as the
+# ingestor writes one (minus what only the ingestor reads: outbox, content hash semantics).
+_COPY = [
+    """
+INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature, customer_id,
+    delivery_service, shardkey, sm_id, date_created, oof_shard, status, version, change_seq,
+    content_hash)
+SELECT %(new)s, track_number, entry, locale, internal_signature, customer_id,
+       delivery_service, shardkey, sm_id, %(date)s::timestamptz, oof_shard, status, 1,
+       %(seq)s, content_hash
+  FROM orders WHERE order_uid = %(source)s
+""",
+    """
+INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
+SELECT %(new)s, name, phone, zip, city, address, region, email
+  FROM deliveries WHERE order_uid = %(source)s
+""",
+    """
+INSERT INTO payments (order_uid, transaction, request_id, currency, provider, amount,
+    payment_dt, bank, delivery_cost, goods_total, custom_fee)
+SELECT %(new)s, transaction, request_id, currency, provider, amount, payment_dt, bank,
+       delivery_cost, goods_total, custom_fee
+  FROM payments WHERE order_uid = %(source)s
+""",
+    """
+INSERT INTO items (order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
+    total_price, nm_id, brand, status)
+SELECT %(new)s, position, chrt_id, track_number, price, rid, name, sale, size, total_price,
+       nm_id, brand, status
+  FROM items WHERE order_uid = %(source)s
+""",
+]
+
+
+def copy_order(servers: Servers, source: str, new: str, date: str) -> int:
+    """Store a copy of order `source` as `new`, created at `date`; returns its change seq."""
+    with psycopg.connect(servers.admin_database_url) as connection:
+        (seq,) = connection.execute(  # type: ignore[misc]
+            "UPDATE change_counter SET last_seq = last_seq + 1 RETURNING last_seq"
+        ).fetchone()
+        for statement in _COPY:
+            connection.execute(statement, {"new": new, "source": source, "date": date, "seq": seq})
+    return seq

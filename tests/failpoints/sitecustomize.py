@@ -7,6 +7,10 @@ The product carries no trace of it.
 `FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT=<seconds>`: the ingestor (or the courier service)
 holds each batch that long between its database commit and its offset commit, so a test
 can kill it right there.
+
+`FAILPOINT_WITHOUT_CODECS=1`: the service cannot decode snappy, lz4 or zstd batches, as
+before their codec library was installed (aiokafka's pure-Python records, told that
+cramjam is missing): what a batch that cannot be decoded does to a consumer.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from __future__ import annotations
 import os
 
 _pause = float(os.environ.get("FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT") or 0)
+
+if os.environ.get("FAILPOINT_WITHOUT_CODECS"):
+    # Before aiokafka is imported: its compiled records would not look the codecs up.
+    os.environ["AIOKAFKA_NO_EXTENSIONS"] = "1"
+    import aiokafka.codec
+
+    aiokafka.codec.has_snappy = aiokafka.codec.has_lz4 = aiokafka.codec.has_zstd = (  # type: ignore[method-assign]
+        lambda: False
+    )
 
 if _pause:
     import asyncio

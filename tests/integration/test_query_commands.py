@@ -13,12 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import msgspec
 import pytest
+import redis
 
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_STATUS, ORDERS
 from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually, free_port, start_query
 from tests.kafka_io import end_offsets, read_from
+from tests.store_io import OUT_OF_RANGE, copy_order, query
 
 TOKEN = "dev-" + secrets.token_urlsafe(24)
 ROTATED_TOKEN = "next-" + secrets.token_urlsafe(24)
@@ -182,6 +184,37 @@ def test_invalid_order_is_422_with_every_problem_and_nothing_published(
         key=document["order_uid"].encode(),
         timeout=2,
     )
+
+
+def test_a_maximum_size_invalid_body_is_a_small_422_at_once(client: httpx.Client) -> None:
+    """Failed before the bound: 1 MiB of empty items was walked element by element on the
+    event loop for about a minute (the client gave up after 40 s), to answer millions of
+    problems in hundreds of megabytes."""
+    document = json.loads(encode_order(order(9791)))
+    document["items"] = [{}] * 349_000
+    body = json.dumps(document, separators=(",", ":")).encode()
+    assert len(body) <= 1_048_576
+
+    response = client.post("/api/v1/orders", content=body, headers=auth())
+
+    assert response.status_code == 422
+    answer = response.json()
+    assert [problem["path"] for problem in answer["problems"]] == ["$.items[0]"]
+    assert (answer["unlisted"], answer["complete"]) == (0, False)
+    assert len(response.content) < 2_000
+
+
+def test_at_most_100_problems_are_listed_and_the_rest_counted(client: httpx.Client) -> None:
+    document = json.loads(encode_order(order(9792)))
+    document["items"] = [{"chrt_id": "x"}] * 40  # 11 problems each
+
+    response = client.post("/api/v1/orders", json=document, headers=auth())
+
+    assert response.status_code == 422
+    answer = response.json()
+    assert len(answer["problems"]) == 100
+    assert (answer["unlisted"], answer["complete"]) == (340, True)
+    assert "340 more not listed" in answer["detail"]
 
 
 def test_a_business_rule_violation_is_422_at_its_path(client: httpx.Client) -> None:
@@ -502,6 +535,91 @@ def test_without_api_tokens_commands_are_refused(query_replicas: list[ServicePro
 
     assert response.status_code == 401
     assert "API_TOKENS" in response.json()["detail"]
+
+
+def test_without_api_tokens_a_command_with_no_token_is_told_api_tokens_is_unset(
+    query_replicas: list[ServiceProcess],
+) -> None:
+    """Failed before: "this command needs Authorization: Bearer <token>", as if a token
+    would help on a replica that takes none."""
+    response = httpx.post(
+        f"{query_replicas[0].base_url}/api/v1/orders", content=encode_order(order(9793))
+    )
+
+    assert response.status_code == 401
+    assert "API_TOKENS is not set" in response.json()["detail"]
+
+
+def test_a_stored_order_that_cannot_be_decoded_can_still_be_erased(
+    servers: Servers, client: httpx.Client
+) -> None:
+    """Failed before with 422 "stored but cannot be read": such an order could only be
+    erased with a Kafka client."""
+    source = stored_order(client, 9794)
+    unreadable = f"unreadable-{source.order_uid}"[:64]
+    copy_order(servers, source.order_uid, unreadable, OUT_OF_RANGE)
+    assert client.get(f"/api/v1/orders/{unreadable}").status_code == 422
+
+    response = client.delete(
+        f"/api/v1/orders/{unreadable}", headers={**auth(), "prefer": "wait=20"}
+    )
+
+    assert response.status_code == 204, response.text
+    assert client.get(f"/api/v1/orders/{unreadable}").status_code == 404
+    assert not query(
+        servers.admin_database_url, "SELECT 1 FROM orders WHERE order_uid = %s", (unreadable,)
+    )
+
+
+def test_a_key_left_claimed_by_a_killed_replica_is_free_again_after_its_lease(
+    servers: Servers, ingestor: ServiceProcess, client: httpx.Client
+) -> None:
+    """Failed before: the claim was written for IDEMPOTENCY_TTL_SECONDS (a day), so every
+    retry after the kill got 409 "in progress", shaped as a status conflict with
+    `current_status: null`."""
+    new = order(9795)
+    headers = {**auth(), "idempotency-key": f"killed-{new.order_uid}"}
+    # A lease of 3 + 5 + 10 s: the longest wait, the Kafka send and a margin.
+    doomed = start_query(
+        servers,
+        "query-killed-mid-command",
+        API_TOKENS=TOKEN,
+        COMMAND_WAIT_MAX_SECONDS="3",
+        KAFKA_SEND_TIMEOUT_SECONDS="5",
+    )
+    redis_client = redis.Redis.from_url(servers.redis_url)
+    claims_before = set(redis_client.keys("commands:idempotency:*"))
+    # The ingestor frozen: the command is published and then waits for it, holding its key.
+    ingestor.freeze()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(
+                httpx.post,
+                f"{doomed.base_url}/api/v1/orders",
+                content=encode_order(new),
+                headers={**headers, "prefer": "wait=3"},
+                timeout=40,
+            )
+            eventually(lambda: set(redis_client.keys("commands:idempotency:*")) - claims_before)
+            doomed.kill()
+            with pytest.raises(httpx.HTTPError):
+                pending.result()
+    finally:
+        ingestor.thaw()
+        doomed.stop()
+
+    in_progress = client.post("/api/v1/orders", content=encode_order(new), headers=headers)
+    assert in_progress.status_code == 409
+    assert in_progress.headers["retry-after"]
+    assert "current_status" not in in_progress.json()
+    assert "in progress" in in_progress.json()["detail"]
+
+    def retried() -> httpx.Response:
+        response = client.post("/api/v1/orders", content=encode_order(new), headers=headers)
+        assert response.status_code == 202, response.text
+        return response
+
+    eventually(retried, timeout=40, interval=1)
 
 
 def test_openapi_documents_every_command_its_security_and_errors(client: httpx.Client) -> None:

@@ -1,5 +1,5 @@
 """The one validator of what enters the system: an order document or a status change, as
-bytes, becomes the decoded value or an `Invalid` with its class and every problem found.
+bytes, becomes the decoded value or an `Invalid` with its class and the problems found.
 
 The ingestor validates each consumed record with it (and dead-letters an `Invalid` with
 its class and reason); the query service validates each command's body with it before
@@ -8,14 +8,22 @@ publishing, so that what the API accepts is exactly what the ingestor will store
 The verdict is always msgspec's strict decoding plus the business rules. msgspec stops
 at the first schema error, while a client wants every problem at once: only when the
 verdict is "schema violation" is the document walked field by field (each field decoded
-alone with its own type) to list them all; the walk explains, it never decides.
+alone with its own type) to list them; the walk explains, it never decides.
+
+Explaining costs a bounded amount of work whatever the document (it runs on the query
+service's event loop and on the ingestor's partition): a document larger than
+WALK_MAX_BYTES is not walked (msgspec's one message is the answer), a list whose length
+is wrong is not walked into, at most MAX_LISTED_PROBLEMS problems are listed and the walk
+stops counting at MAX_COUNTED_PROBLEMS.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from functools import cache
+from itertools import islice
 from typing import Annotated, Any, get_args, get_origin
 
 import msgspec
@@ -36,6 +44,14 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 # msgspec's messages end with the JSON path: "Expected `int`, got `str` - at `$.a[0]`".
 _AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 
+# The bounds of explaining a rejected document. Decoding a document generically costs
+# about 50 ms per MiB when it is made of tiny values (`[{},{},...]`), so only documents up
+# to 64 KiB are walked (a few milliseconds at worst); a walk lists 100 problems (about
+# 10 KB of answer) and counts up to 1,000.
+WALK_MAX_BYTES = 65_536
+MAX_LISTED_PROBLEMS = 100
+MAX_COUNTED_PROBLEMS = 1_000
+
 
 class Problem(msgspec.Struct, frozen=True):
     """One thing wrong with a document: where (a JSON path, `$` for the whole) and why."""
@@ -46,11 +62,15 @@ class Problem(msgspec.Struct, frozen=True):
 
 class Invalid(msgspec.Struct, frozen=True):
     """A rejected message: its class (the dead-letter header `error.class`), the reason
-    as one line, and each problem on its own."""
+    as one line, and each problem on its own (at most MAX_LISTED_PROBLEMS); `unlisted`
+    more were found, and `complete` is false when there may be more still (the document
+    was too large to walk, or the count stopped at MAX_COUNTED_PROBLEMS)."""
 
     error_class: str
     reason: str
     problems: tuple[Problem, ...]
+    unlisted: int = 0
+    complete: bool = True
 
 
 class ValidOrder(msgspec.Struct, frozen=True, gc=False):
@@ -90,17 +110,21 @@ def validate_order(raw: bytes, max_bytes: int) -> ValidOrder | Invalid:
         return _decode_problem(raw, error, Order)
     violations = rule_violations(order)
     if violations:
+        listed = violations[:MAX_LISTED_PROBLEMS]
+        unlisted = len(violations) - len(listed)
         return Invalid(
             "BusinessRuleViolation",
-            "; ".join(violations),
-            tuple(_rule_problem(violation) for violation in violations),
+            "; ".join(listed) + (f"; and {unlisted} more" if unlisted else ""),
+            tuple(_rule_problem(violation) for violation in listed),
+            unlisted,
         )
     document = encode_order(order)
     if b"\\u0000" in document and _NUL_ESCAPE.search(document):
-        return Invalid(
+        # A decoded order is small enough to walk: the model bounds its lists.
+        return _bounded(
             "SchemaViolation",
             "a string holds a NUL character (\\u0000)",
-            tuple(
+            (
                 Problem(path, "holds a NUL character (\\u0000)")
                 for path in _nul_paths(msgspec.json.decode(raw), "$")
             ),
@@ -122,10 +146,25 @@ def validate_status_change(raw: bytes, max_bytes: int) -> StatusChange | Invalid
 def _decode_problem(raw: bytes, error: msgspec.DecodeError, model: type) -> Invalid:
     if not isinstance(error, msgspec.ValidationError):
         return _invalid("MalformedJson", str(error))
-    problems = tuple(_struct_problems(model, msgspec.json.decode(raw), "$"))
+    message = str(error)
+    if len(raw) > WALK_MAX_BYTES:
+        return Invalid("SchemaViolation", message, (_message_problem(message),), complete=False)
+    invalid = _bounded(
+        "SchemaViolation", message, _struct_problems(model, msgspec.json.decode(raw), "$")
+    )
     # The walk and the decoder agree on what they both check; should they ever not, the
     # decoder's own message still says what is wrong.
-    return Invalid("SchemaViolation", str(error), problems or (_message_problem(str(error)),))
+    return invalid if invalid.problems else _invalid("SchemaViolation", message)
+
+
+def _bounded(error_class: str, reason: str, problems: Iterable[Problem]) -> Invalid:
+    """The first MAX_LISTED_PROBLEMS of `problems`, and how many more up to the count's
+    bound: the walk behind `problems` stops there."""
+    walk = iter(problems)
+    listed = tuple(islice(walk, MAX_LISTED_PROBLEMS))
+    unlisted = sum(1 for _ in islice(walk, MAX_COUNTED_PROBLEMS - MAX_LISTED_PROBLEMS))
+    complete = next(walk, None) is None
+    return Invalid(error_class, reason, listed, unlisted, complete)
 
 
 def _message_problem(message: str) -> Problem:
@@ -144,7 +183,7 @@ def _struct_problems(model: type, value: Any, path: str) -> Iterator[Problem]:
     if not isinstance(value, dict):
         yield from _value_problems(model, value, path)
         return
-    fields = {field.encode_name: field for field in msgspec.structs.fields(model)}
+    fields = _fields_of(model)
     for name in value:
         if name not in fields:
             yield Problem(f"{path}.{name}", "unknown field")
@@ -155,20 +194,49 @@ def _struct_problems(model: type, value: Any, path: str) -> Iterator[Problem]:
             yield from _field_problems(field.type, value[name], f"{path}.{name}")
 
 
-def _field_problems(annotation: Any, value: Any, path: str) -> Iterator[Problem]:
+@cache
+def _fields_of(model: type) -> dict[str, msgspec.structs.FieldInfo]:
+    # Reading a Struct's fields evaluates its annotations: half a millisecond a time.
+    return {field.encode_name: field for field in msgspec.structs.fields(model)}
+
+
+class _Field(msgspec.Struct, frozen=True):
+    """How to walk a value of one annotation: a Struct's fields, a list's shape then its
+    elements, or the value decoded alone."""
+
+    annotation: Any
+    struct: type | None = None
+    element: Any = None
+
+
+@cache
+def _field_of(annotation: Any) -> _Field:
     kind = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-        yield from _struct_problems(kind, value, path)
-    elif get_origin(kind) is list:
+        return _Field(annotation, struct=kind)
+    if get_origin(kind) is list:
         (element,) = get_args(kind)
         # The list itself (is it one, is its length allowed), then each element.
         constraints = get_args(annotation)[1:] if kind is not annotation else ()
         shape = Annotated[(list[Any], *constraints)] if constraints else list[Any]
-        yield from _value_problems(shape, value, path)
-        for index, item in enumerate(value if isinstance(value, list) else ()):
-            yield from _field_problems(element, item, f"{path}[{index}]")
-    else:
-        yield from _value_problems(annotation, value, path)
+        return _Field(shape, element=element)
+    return _Field(annotation)
+
+
+def _field_problems(annotation: Any, value: Any, path: str) -> Iterator[Problem]:
+    field = _field_of(annotation)
+    if field.struct is not None:
+        yield from _struct_problems(field.struct, value, path)
+        return
+    wrong = False
+    for problem in _value_problems(field.annotation, value, path):
+        wrong = True
+        yield problem
+    # A list that is not one, or whose length is wrong, is one problem: its elements are
+    # not walked (a million empty objects would each be a dozen more).
+    if field.element is not None and not wrong:
+        for index, item in enumerate(value):
+            yield from _field_problems(field.element, item, f"{path}[{index}]")
 
 
 def _value_problems(annotation: Any, value: Any, path: str) -> Iterator[Problem]:

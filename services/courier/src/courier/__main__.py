@@ -33,6 +33,7 @@ from courier.retry_queue import Backoff
 from courier.retry_worker import RetryWorker
 from courier.settings import CourierSettings
 from order_shared.database import create_pool, watch_database
+from order_shared.kafka_consumers import create_consumer
 from order_shared.request_durations import TimedRequests
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
@@ -85,12 +86,10 @@ async def serve(settings: CourierSettings) -> None:
         Backoff(settings.retry_initial_seconds, settings.retry_max_seconds),
         concurrency=settings.gateway_concurrency,
     )
-    consumer = AIOKafkaConsumer(
+    consumer = create_consumer(
         settings.order_events_topic,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
     )
 
     async def consume(stop: asyncio.Event) -> None:
@@ -110,6 +109,7 @@ async def serve(settings: CourierSettings) -> None:
                 consumer,
                 pool,
                 reconciler,
+                readiness.decode_failures,
                 batch_max_records=settings.batch_max_records,
                 batch_wait_ms=settings.batch_wait_ms,
             ).run(stop)

@@ -30,6 +30,7 @@ from courier import metrics, rejected_events
 from courier.reconcile import Look, Reconciler
 from courier.rejected_events import RejectedEvent
 from order_shared.events import decode_event
+from order_shared.kafka_consumers import DecodeFailures
 from order_shared.model import ORDER_UID_PATTERN
 from order_shared.telemetry import context_from_headers
 
@@ -89,6 +90,7 @@ class OrderEventConsumer:
         consumer: AIOKafkaConsumer,
         pool: AsyncConnectionPool,
         reconciler: Reconciler,
+        decode_failures: DecodeFailures,
         *,
         batch_max_records: int,
         batch_wait_ms: int,
@@ -96,6 +98,7 @@ class OrderEventConsumer:
         self._consumer = consumer
         self._pool = pool
         self._reconciler = reconciler
+        self._decode_failures = decode_failures
         self._batch_max_records = batch_max_records
         self._batch_wait_ms = batch_wait_ms
         self._stop = asyncio.Event()
@@ -106,8 +109,11 @@ class OrderEventConsumer:
         self._stop = stop
         try:
             while not stop.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
+                batch = await self._decode_failures.fetch(
+                    self._consumer,
+                    stop,
+                    timeout_ms=self._batch_wait_ms,
+                    max_records=self._batch_max_records,
                 )
                 if not batch:
                     continue

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from courier.metrics import UNDECODABLE_FETCHES
+from order_shared.kafka_consumers import DecodeFailures
+
 
 @dataclass
 class Readiness:
     """Set by the background tasks: ready once the consumer has joined its group and the
-    database answered."""
+    database answered, while the last fetch did not fail to decode a batch."""
 
     consumer_joined: bool = False
     database_reachable: bool = False
+    decode_failures: DecodeFailures = field(
+        default_factory=lambda: DecodeFailures(UNDECODABLE_FETCHES)
+    )
 
     @property
     def ready(self) -> bool:
-        return self.consumer_joined and self.database_reachable
+        return (
+            self.consumer_joined and self.database_reachable and self.decode_failures.reason is None
+        )
 
 
 @get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")
@@ -33,7 +41,8 @@ async def healthz() -> dict[str, str]:
     media_type=MediaType.JSON,
     tags=["health"],
     summary="Readiness: consumer joined, database reachable",
-    description="503 until the Kafka consumer has joined its group and PostgreSQL answers.",
+    description="503 until the Kafka consumer has joined its group and PostgreSQL answers, "
+    "and while a fetched batch cannot be decoded (`undecodable_batch` says why).",
     responses={
         503: ResponseSpec(
             dict[str, object],
@@ -48,6 +57,7 @@ async def readyz(state: State) -> Response[dict[str, object]]:
         "ready": readiness.ready,
         "consumer_joined": readiness.consumer_joined,
         "database_reachable": readiness.database_reachable,
+        "undecodable_batch": readiness.decode_failures.reason,
     }
     return Response(body, status_code=200 if readiness.ready else 503)
 

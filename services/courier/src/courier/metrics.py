@@ -31,6 +31,12 @@ CONSUMER_LAG = Gauge(
     "partition's end offset minus the group's committed offset, measured every few seconds",
     ["topic", "partition"],
 )
+UNDECODABLE_FETCHES = Counter(
+    "courier_undecodable_fetches_total",
+    "Fetches that raised because a batch could not be decoded (a codec library missing, a "
+    "corrupt batch): the partitions went back to their committed offsets and the fetch "
+    "is tried again after a pause; /readyz names the error until records flow again",
+)
 BATCH_SECONDS = Histogram(
     "courier_batch_seconds", "Time to reconcile or queue a batch of order-events and commit it"
 )

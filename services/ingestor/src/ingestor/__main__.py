@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from ingestor import metrics
 from ingestor.announcer import ChangeAnnouncer
 from ingestor.backlog import watch_backlog
 from ingestor.batch_writer import create_staging_tables
@@ -31,6 +32,7 @@ from ingestor.outbox import OutboxRelay
 from ingestor.progress import Progress
 from ingestor.settings import IngestorSettings
 from order_shared.database import create_pool, watch_database
+from order_shared.kafka_consumers import DecodeFailures, create_consumer
 from order_shared.redis_client import create_redis
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
@@ -60,11 +62,9 @@ def build_producer(settings: IngestorSettings) -> AIOKafkaProducer:
 
 def build_consumer(settings: IngestorSettings) -> AIOKafkaConsumer:
     """The group's consumer; the ingestor subscribes it, as its own rebalance listener."""
-    return AIOKafkaConsumer(
+    return create_consumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 65_536,
         fetch_max_bytes=max(52_428_800, MAX_MESSAGE_BYTES * 2),
     )
@@ -145,7 +145,8 @@ async def serve(settings: IngestorSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     progress = Progress(settings.progress_deadline_seconds)
-    readiness = Readiness(progress)
+    decode_failures = DecodeFailures(metrics.UNDECODABLE_FETCHES)
+    readiness = Readiness(progress, decode_failures=decode_failures)
 
     async with contextlib.AsyncExitStack() as resources:
         await resources.enter_async_context(_health_server(readiness, settings))
@@ -177,6 +178,7 @@ async def serve(settings: IngestorSettings) -> None:
             ChangeAnnouncer(redis),
             relay,
             progress,
+            decode_failures,
             batch_max_records=settings.batch_max_records,
             batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,

@@ -51,6 +51,7 @@ from ingestor.records import (
     Rejection,
 )
 from ingestor.validation import validate_record
+from order_shared.kafka_consumers import DecodeFailures
 from order_shared.topics import CHANGES_CHANNEL, ORDER_STATUS, ORDERS, ORDERS_DLQ
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         announcer: ChangeAnnouncer,
         relay: OutboxRelay,
         progress: Progress,
+        decode_failures: DecodeFailures,
         *,
         batch_max_records: int,
         batch_wait_ms: int,
@@ -108,6 +110,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         self._announcer = announcer
         self._relay = relay
         self._progress = progress
+        self._decode_failures = decode_failures
         self._batch_max_records = batch_max_records
         self._batch_wait_ms = batch_wait_ms
         self._max_message_bytes = max_message_bytes
@@ -134,8 +137,11 @@ class OrderIngestor(ConsumerRebalanceListener):
         writing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                records = await self._consumer.getmany(
-                    timeout_ms=self._batch_wait_ms, max_records=self._batch_max_records
+                records = await self._decode_failures.fetch(
+                    self._consumer,
+                    stop,
+                    timeout_ms=self._batch_wait_ms,
+                    max_records=self._batch_max_records,
                 )
                 if writing is not None and writing.done():
                     await writing  # raises what the write raised

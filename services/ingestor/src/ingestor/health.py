@@ -16,26 +16,36 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestor.progress import Progress
 from order_shared.http_tracing import route_tracing
+from order_shared.kafka_consumers import DecodeFailures
 
 
 @dataclass
 class Readiness:
     """Set by the main loop: ready once the consumer has joined and the database answered,
-    and while no fetched batch has waited past the progress deadline."""
+    while no fetched batch has waited past the progress deadline and the last fetch did
+    not fail to decode a batch."""
 
     progress: Progress = field(default_factory=lambda: Progress(deadline_seconds=120.0))
     consumer_started: bool = False
     database_reachable: bool = False
+    decode_failures: DecodeFailures | None = None
 
     def report(self) -> dict[str, object]:
         stalled = self.progress.stalled()
+        undecodable = self.decode_failures.reason if self.decode_failures else None
         return {
-            "ready": self.consumer_started and self.database_reachable and not stalled,
+            "ready": (
+                self.consumer_started
+                and self.database_reachable
+                and not stalled
+                and undecodable is None
+            ),
             "consumer_started": self.consumer_started,
             "database_reachable": self.database_reachable,
             "stalled_partitions": stalled,
             "oldest_unsettled_batch_seconds": round(self.progress.oldest_age(), 3),
             "waiting_on": self.progress.waiting_on,
+            "undecodable_batch": undecodable,
         }
 
 

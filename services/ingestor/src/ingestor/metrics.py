@@ -25,6 +25,12 @@ WRITE_RETRIES = Counter(
     "(a database error class, or DeadLetterUnacknowledged)",
     ["reason"],
 )
+UNDECODABLE_FETCHES = Counter(
+    "ingestor_undecodable_fetches_total",
+    "Fetches that raised because a batch could not be decoded (a codec library missing, a "
+    "corrupt batch): the partitions went back to their committed offsets and the fetch "
+    "is tried again after a pause; /readyz names the error until records flow again",
+)
 BATCHES_DROPPED = Counter(
     "ingestor_batches_dropped_total",
     "Batches fetched before a rebalance and not written: fetched again from the committed "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -54,6 +55,13 @@ class QuerySettings(ServiceSettings):
     idempotency_ttl_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     # Commands per client (a token, or an address for unauthenticated attempts) per minute.
     command_rate_per_minute: int = Field(default=600, ge=1, le=10_000_000)
+
+    @property
+    def idempotency_lease_seconds(self) -> int:
+        """How long an Idempotency-Key's claim lasts without its answer: longer than the
+        longest a command takes (its Kafka send, its `Prefer: wait`, and a margin for a
+        PostgreSQL read), so only a replica that died mid-command lets it run out."""
+        return self.command_wait_max_seconds + math.ceil(self.kafka_send_timeout_seconds) + 10
 
     @model_validator(mode="after")
     def _workers_need_granian(self) -> QuerySettings:

@@ -54,14 +54,13 @@ class BearerTokens:
         authorization = authorization_of(connection)
         if self.client_of(authorization) is not None:
             return
+        unset = "" if self.enabled else " (this replica takes no commands: API_TOKENS is not set)"
         if self.presented(authorization) is None:
             raise NotAuthorizedException(
-                detail="this command needs Authorization: Bearer <token>",
+                detail=f"this command needs Authorization: Bearer <token>{unset}",
                 headers={"WWW-Authenticate": _REALM},
             )
-        detail = "the bearer token is not valid"
-        if not self.enabled:
-            detail += " (this replica takes no commands: API_TOKENS is not set)"
+        detail = f"the bearer token is not valid{unset}"
         raise NotAuthorizedException(
             detail=detail,
             headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from query.commands.bearer import BearerTokens, authorization_of
+from query.commands.redis_refusals import RedisRefusals
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,13 @@ _encoder = msgspec.json.Encoder()
 class CommandRateLimit:
     """What the middleware needs: the shared counter and the tokens that name clients."""
 
-    def __init__(self, redis: Redis, tokens: BearerTokens, per_minute: int) -> None:
+    def __init__(
+        self, redis: Redis, tokens: BearerTokens, per_minute: int, refusals: RedisRefusals
+    ) -> None:
         self._redis = redis
         self._tokens = tokens
         self.per_minute = per_minute
+        self._refusals = refusals
 
     def client(self, scope: Scope) -> str:
         client = self._tokens.client_of(authorization_of(ASGIConnection(scope)))
@@ -52,6 +56,7 @@ class CommandRateLimit:
                 pipeline.ttl(key)
                 count, _, ttl = await pipeline.execute()
         except (RedisError, OSError) as error:
+            self._refusals.note("rate_limit", error)
             log.warning("command rate limit not checked, Redis unavailable: %s", error)
             return 0
         return 0 if count <= self.per_minute else max(int(ttl), 1)

@@ -33,6 +33,7 @@ from query.commands.bearer import BearerTokens
 from query.commands.idempotency import IdempotencyKeys
 from query.commands.publisher import CommandPublisher
 from query.commands.rate_limit import CommandRateLimit
+from query.commands.redis_refusals import RedisRefusals
 from query.http.command_openapi import close_order_schemas
 from query.http.command_routes import Commands, command_routes
 from query.http.hot_path import HotPath
@@ -127,12 +128,18 @@ def build(settings: QuerySettings) -> Replica:
         settings.kafka_bootstrap_servers, settings.kafka_send_timeout_seconds
     )
     tokens = BearerTokens(settings.bearer_tokens())
+    refusals = RedisRefusals()
     commands = Commands(
         informer=informer,
         publisher=publisher,
-        keys=IdempotencyKeys(redis, settings.idempotency_ttl_seconds),
+        keys=IdempotencyKeys(
+            redis,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lease_seconds=settings.idempotency_lease_seconds,
+            refusals=refusals,
+        ),
         tokens=tokens,
-        rate_limit=CommandRateLimit(redis, tokens, settings.command_rate_per_minute),
+        rate_limit=CommandRateLimit(redis, tokens, settings.command_rate_per_minute, refusals),
         max_body_bytes=settings.max_message_bytes,
         max_wait_seconds=settings.command_wait_max_seconds,
     )
@@ -145,7 +152,7 @@ def build(settings: QuerySettings) -> Replica:
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool, command_routes(commands)),
-            *health_routes(informer, QueryMetrics(informer, hits, durations)),
+            *health_routes(informer, QueryMetrics(informer, hits, durations, refusals), refusals),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],

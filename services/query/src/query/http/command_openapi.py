@@ -103,11 +103,16 @@ COMMON_ERRORS = {
         ErrorBody,
         description="No valid bearer token (`WWW-Authenticate: Bearer` says why)",
     ),
-    409: ResponseSpec(ConflictBody, description="Conflicts with the order (see `detail`)"),
+    409: ResponseSpec(
+        ConflictBody,
+        description="Conflicts with the order (see `detail`; a status command gives "
+        "`current_status`), or the first request with this `Idempotency-Key` is still in "
+        "progress (`Retry-After`)",
+    ),
     422: ResponseSpec(
         InvalidBody,
-        description="The body is JSON but invalid (every problem, with its path), or the "
-        "`Idempotency-Key` was used for another request",
+        description="The body is JSON but invalid (up to 100 problems, each with its path, "
+        "and how many more), or the `Idempotency-Key` was used for another request",
     ),
     429: ResponseSpec(ErrorBody, description="Too many commands; `Retry-After` says when to retry"),
     503: ResponseSpec(ErrorBody, description="Kafka or Redis cannot take the command now"),

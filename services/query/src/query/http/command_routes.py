@@ -26,7 +26,13 @@ from opentelemetry import context, propagate
 
 from order_shared.model import ORDER_UID_PATTERN, StatusChange
 from order_shared.topics import ORDER_STATUS, ORDERS
-from order_shared.validation import Invalid, ValidOrder, validate_order
+from order_shared.validation import (
+    MAX_COUNTED_PROBLEMS,
+    WALK_MAX_BYTES,
+    Invalid,
+    ValidOrder,
+    validate_order,
+)
 from query.commands.bearer import BearerTokens
 from query.commands.idempotency import IdempotencyKeys
 from query.commands.publisher import CommandPublisher
@@ -114,10 +120,15 @@ def _reject(invalid: Invalid, what: str) -> Response[bytes]:
     if invalid.error_class == "MessageTooLarge":
         raise ClientException(status_code=413, detail=invalid.reason)
     problems = [BodyProblem(problem.path, problem.reason) for problem in invalid.problems]
-    return json_answer(
-        422,
-        InvalidBody(422, f"{what} is not valid: {len(problems)} problem(s)", problems),
-    )
+    detail = f"{what} is not valid: {len(problems)} problem(s) listed"
+    if invalid.unlisted:
+        detail += f", {invalid.unlisted} more not listed"
+    if not invalid.complete:
+        detail += (
+            f"; there may be more: the check stops at {MAX_COUNTED_PROBLEMS} problems, and "
+            f"a body over {WALK_MAX_BYTES // 1024} KiB is not searched past the first"
+        )
+    return json_answer(422, InvalidBody(422, detail, problems, invalid.unlisted, invalid.complete))
 
 
 def prefer_wait(request: Request, max_seconds: int) -> int | None:
@@ -139,7 +150,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
     """Commands under `/api/v1/orders` (the read routes' router mounts them): bearer
     token, rate limit, idempotency keys."""
     informer = commands.informer
-    once = IdempotentCommands(commands.keys, commands.tokens).answer
+    once = IdempotentCommands(commands.keys, commands.tokens, informer).answer
 
     def rate_limited(app: ASGIApp) -> ASGIApp:
         return RateLimitMiddleware(app, commands.rate_limit)
@@ -185,13 +196,18 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         read = await informer.get_or_read(order_uid)
         return read if isinstance(read, CachedOrder) else None
 
-    async def _known(order_uid: str) -> CachedOrder:
+    async def _stored_order(order_uid: str) -> CachedOrder | UnreadableOrder:
+        """The order as stored (404 unknown, 410 erased), decodable or not."""
         _check_id(order_uid)
         read = await informer.get_or_read(order_uid)
         if read is None:
             raise ClientException(status_code=404, detail=f"no order with id {order_uid}")
         if isinstance(read, ErasedOrder):
             raise ClientException(status_code=410, detail=f"order {order_uid} was erased")
+        return read
+
+    async def _known(order_uid: str) -> CachedOrder:
+        read = await _stored_order(order_uid)
         if isinstance(read, UnreadableOrder):
             raise ClientException(
                 status_code=422,
@@ -345,7 +361,8 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         wait = prefer_wait(request, commands.max_wait_seconds)
 
         async def perform() -> Response[bytes]:
-            await _known(order_uid)
+            # An order this service cannot decode can still be erased.
+            await _stored_order(order_uid)
             with informer.waiters.register(order_uid) as waiter:
                 record = await commands.publisher.send(
                     ORDERS, order_uid, None, _trace_context(request)

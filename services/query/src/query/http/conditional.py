@@ -27,3 +27,8 @@ def is_not_modified(if_none_match: bytes | None, tag: bytes) -> bool:
     return any(
         candidate.strip().removeprefix(b"W/") == tag for candidate in if_none_match.split(b",")
     )
+
+
+def version_of(tag: str) -> int:
+    """The version an entity tag of ours names (`"7"` is 7)."""
+    return int(tag.strip().strip('"'))

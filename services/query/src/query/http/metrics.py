@@ -20,6 +20,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from order_shared.request_durations import RequestDurations
+from query.commands.redis_refusals import RedisRefusals
 from query.informer.informer import OrderInformer
 
 
@@ -129,11 +130,16 @@ class _InformerCollector(Collector):
 
 class QueryMetrics:
     def __init__(
-        self, informer: OrderInformer, hits: HitCount, durations: RequestDurations
+        self,
+        informer: OrderInformer,
+        hits: HitCount,
+        durations: RequestDurations,
+        refusals: RedisRefusals,
     ) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_InformerCollector(informer, hits))
         self._registry.register(durations)
+        self._registry.register(refusals)
 
     def render(self) -> bytes:
         return generate_latest(self._registry)

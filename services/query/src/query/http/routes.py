@@ -26,6 +26,7 @@ from litestar.types import ASGIApp
 from psycopg_pool import AsyncConnectionPool
 
 from order_shared.model import ORDER_UID_PATTERN, Order, OrderStatus
+from query.commands.redis_refusals import RedisRefusals
 from query.http import openapi_examples as examples
 from query.http.conditional import entity_tag, if_none_match, is_not_modified
 from query.http.metrics import QueryMetrics
@@ -300,8 +301,11 @@ def order_routes(
     )
 
 
-def health_routes(informer: OrderInformer, metrics: QueryMetrics) -> list[HTTPRouteHandler]:
-    """Liveness, readiness (the cache is warm) and Prometheus metrics."""
+def health_routes(
+    informer: OrderInformer, metrics: QueryMetrics, refusals: RedisRefusals
+) -> list[HTTPRouteHandler]:
+    """Liveness, readiness (the cache is warm; a note while Redis refuses writes) and
+    Prometheus metrics."""
 
     @get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -328,6 +332,9 @@ def health_routes(informer: OrderInformer, metrics: QueryMetrics) -> list[HTTPRo
             "cached_orders": len(informer),
             "last_change_seq": informer.last_seq,
         }
+        note = refusals.readiness_note()
+        if note is not None:
+            body["redis_writes_refused"] = note
         return Response(body, status_code=200 if synced else 503)
 
     @get(

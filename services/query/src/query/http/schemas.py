@@ -69,11 +69,15 @@ class BodyProblem(msgspec.Struct, frozen=True):
 
 
 class InvalidBody(msgspec.Struct, frozen=True):
-    """422: the body is JSON but not a valid order (or command); every problem is listed."""
+    """422: the body is JSON but not a valid order (or command). At most 100 problems are
+    listed; `unlisted` more were found, and `complete` is false when the check stopped
+    before finding them all (a body over 64 KiB, or 1,000 problems)."""
 
     status_code: int
     detail: str
     problems: list[BodyProblem]
+    unlisted: int = 0
+    complete: bool = True
 
 
 class ConflictBody(msgspec.Struct, frozen=True):
