@@ -21,6 +21,7 @@ from query.http.order_pages import (
     continue_search,
     decode_cursor,
     encode_cursor,
+    parse_zoned_datetime,
 )
 
 uids = st.from_regex(ORDER_UID_PATTERN, fullmatch=True)
@@ -112,3 +113,16 @@ def test_no_input_raises_anything_but_malformed(token: str) -> None:
         decode_cursor(token)
     except MalformedCursor:
         pass
+
+
+@pytest.mark.parametrize("value", ["-20046487276", "1700000000", "1700000000.5"])
+def test_a_search_bound_is_a_zoned_date_and_time_never_a_number(value: str) -> None:
+    """`created_to=-20046487276` was read as a Unix time (the year 1334) and answered 200,
+    while the document says RFC 3339; schemathesis's negative-data fuzzing found it."""
+    with pytest.raises(InvalidSearch, match="RFC 3339"):
+        parse_zoned_datetime("created_to", value)
+
+
+def test_a_search_bound_keeps_its_zone() -> None:
+    parsed = parse_zoned_datetime("created_from", "2026-11-30T12:00:00+03:00")
+    assert parsed == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

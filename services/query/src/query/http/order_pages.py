@@ -105,7 +105,7 @@ def parse_zoned_datetime(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return msgspec.convert(value, _ZONED_DATETIME, strict=False)
+        return msgspec.convert(value, _ZONED_DATETIME)
     except msgspec.ValidationError:
         raise InvalidSearch(
             f"{name}: expected an RFC 3339 date and time with a zone, such as "
