@@ -21,7 +21,7 @@ from order_migrations.schema import apply_migrations
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
 from producer.generator import generate_order
-from tests.harness import Servers, ServiceProcess, eventually, start_courier
+from tests.harness import Servers, ServiceProcess, eventually, free_port, start_courier
 from tests.kafka_io import (
     Message,
     committed_offsets,
@@ -134,6 +134,13 @@ class CourierApi:
             if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+def another_replica(courier: CourierUnderTest, name: str, **extra: str) -> ServiceProcess:
+    """A second replica of `courier`: its database, consumer group and topic, not waited
+    for (it may start while PostgreSQL is away)."""
+    env = {key: value for key, value in courier.service.command.env.items() if key != "PORT"}
+    return ServiceProcess("order-courier", name, free_port(), {**env, **extra})
 
 
 def settled(courier: CourierUnderTest, order_id: str, state: str) -> tuple[str, int | None]:
