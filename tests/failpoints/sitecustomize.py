@@ -17,7 +17,6 @@ _pause = float(os.environ.get("FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT") or 0)
 
 if _pause:
     import asyncio
-    import sys
     from collections.abc import Awaitable, Callable
 
     def _pausing(commit: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -27,13 +26,7 @@ if _pause:
 
         return commit_after_a_pause
 
-    # The process is one service or the other; whichever it is gets the hook.
-    program = sys.argv[0].rsplit("/", 1)[-1]
-    if program == "order-ingestor":
-        from ingestor.consumer import OrderIngestor
+    # Both services consume through the shared consumer.
+    from order_shared.batch_consumer import BatchConsumer
 
-        OrderIngestor._commit = _pausing(OrderIngestor._commit)  # type: ignore[method-assign]
-    elif program == "order-courier":
-        from courier.consumer import OrderEventConsumer
-
-        OrderEventConsumer._commit = _pausing(OrderEventConsumer._commit)  # type: ignore[method-assign]
+    BatchConsumer._commit = _pausing(BatchConsumer._commit)  # type: ignore[method-assign]
