@@ -235,7 +235,7 @@ def test_courier_image_serves_its_api_and_reaches_for_kafka(
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 503
-        assert ready.json()["consumer_joined"] is False
+        assert ready.json()["consumer_started"] is False
         couriers = httpx.get(f"{base}/api/v1/couriers", params={"limit": 1}, timeout=5)
         assert couriers.status_code == 200, couriers.text
         assert "couriers" in couriers.json()
