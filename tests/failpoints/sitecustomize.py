@@ -7,6 +7,9 @@ The product carries no trace of it.
 `FAILPOINT_PAUSE_BEFORE_OFFSET_COMMIT=<seconds>`: the ingestor (or the courier service)
 holds each batch that long between its database commit and its offset commit, so a test
 can kill it right there.
+
+`FAILPOINT_FREEZE_HOLDING_DISPATCH_LOCK=1`: the courier service stops itself (SIGSTOP) the
+first time it has taken the dispatch lock, a holder frozen mid-transaction.
 """
 
 from __future__ import annotations
@@ -30,3 +33,16 @@ if _pause:
     from order_shared.batch_consumer import BatchConsumer
 
     BatchConsumer._commit = _pausing(BatchConsumer._commit)  # type: ignore[method-assign]
+
+if os.environ.get("FAILPOINT_FREEZE_HOLDING_DISPATCH_LOCK"):
+    import signal
+
+    from courier import dispatch_store
+
+    _lock_dispatch = dispatch_store.lock_dispatch
+
+    async def _lock_and_freeze(connection: object) -> None:
+        await _lock_dispatch(connection)
+        os.kill(os.getpid(), signal.SIGSTOP)  # a holder that stops answering
+
+    dispatch_store.lock_dispatch = _lock_and_freeze  # type: ignore[assignment]
