@@ -23,6 +23,7 @@ from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
 from producer.generator import generate_order
 from tests.harness import (
+    IngressProcess,
     Servers,
     ServiceProcess,
     eventually,
@@ -60,7 +61,7 @@ class CourierUnderTest:
 @contextmanager
 def isolated_courier(
     servers: Servers,
-    gateway: ServiceProcess,
+    gateway: ServiceProcess | IngressProcess,
     name: str = "courier",
     *,
     topic: str = ORDER_EVENTS,
