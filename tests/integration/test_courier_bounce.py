@@ -3,11 +3,11 @@
 Orders are created at a steady rate for about a minute, and most of them later completed,
 cancelled or erased, while the courier service is killed with SIGKILL twice, a second
 courier replica joins and leaves (two real rebalances, the second while PostgreSQL is
-down after a SIGKILL), PostgreSQL is restarted, and the two query replicas the courier asks (through the ingress, as in a
-cluster) are stopped and started in turn. Afterwards the courier's tables must match the
-orders' final statuses exactly: no courier with two orders, every live order assigned or
-waiting, every completed order that had a courier counted once in its deliveries, and no
-cancelled or erased order counted.
+down after a SIGKILL), PostgreSQL is restarted, and the two query replicas the courier
+asks (through the ingress, as in a cluster) are stopped and started in turn. Afterwards
+the courier's tables must match the orders' final statuses exactly: no courier with two
+orders, every live order assigned or waiting, every completed order that had a courier
+counted once in its deliveries, and no cancelled or erased order counted.
 """
 
 from __future__ import annotations
