@@ -18,10 +18,19 @@ import psycopg
 
 from devstack import postgres
 from order_migrations.schema import apply_migrations
+from order_shared.events import OrderEvent, encode_event
 from order_shared.model import Order, encode_order
 from order_shared.topics import ORDER_EVENTS, ORDER_STATUS, ORDERS
 from producer.generator import generate_order
-from tests.harness import Servers, ServiceProcess, eventually, start_courier
+from tests.harness import (
+    IngressProcess,
+    Servers,
+    ServiceProcess,
+    eventually,
+    free_port,
+    start_courier,
+    start_query,
+)
 from tests.kafka_io import (
     Message,
     committed_offsets,
@@ -52,7 +61,7 @@ class CourierUnderTest:
 @contextmanager
 def isolated_courier(
     servers: Servers,
-    gateway: ServiceProcess,
+    gateway: ServiceProcess | IngressProcess,
     name: str = "courier",
     *,
     topic: str = ORDER_EVENTS,
@@ -79,6 +88,35 @@ def isolated_courier(
             yield CourierUnderTest(service, admin_url, group, topic)
         finally:
             service.stop()
+
+
+@contextmanager
+def frozen_gateway(servers: Servers) -> Iterator[ServiceProcess]:
+    """A query replica of its own, frozen (SIGSTOP): its socket takes connections and it
+    answers none, so every status request runs into the courier's timeout."""
+    replica = start_query(servers, f"query-frozen-{uuid.uuid4().hex[:6]}")
+    replica.freeze()
+    try:
+        yield replica
+    finally:
+        replica.thaw()
+        replica.stop()
+
+
+def publish_events(servers: Servers, topic: str, events: list[OrderEvent]) -> None:
+    publish(
+        servers.kafka_bootstrap,
+        topic,
+        [Message(event.order_id.encode(), encode_event(event)) for event in events],
+    )
+
+
+def unknown_orders_created(prefix: str, count: int) -> list[OrderEvent]:
+    """`created` events of orders no order service has (every status request gets 404)."""
+    now = datetime.now(UTC)
+    return [
+        OrderEvent(f"{prefix}-{uuid.uuid4().hex[:8]}-{n}", "created", now, 1) for n in range(count)
+    ]
 
 
 class CourierApi:
@@ -136,6 +174,13 @@ class CourierApi:
         return total
 
 
+def another_replica(courier: CourierUnderTest, name: str, **extra: str) -> ServiceProcess:
+    """A second replica of `courier`: its database, consumer group and topic, not waited
+    for (it may start while PostgreSQL is away)."""
+    env = {key: value for key, value in courier.service.command.env.items() if key != "PORT"}
+    return ServiceProcess("order-courier", name, free_port(), {**env, **extra})
+
+
 def settled(courier: CourierUnderTest, order_id: str, state: str) -> tuple[str, int | None]:
     """Wait until the order is in `state`; return (state, courier id)."""
     return eventually(
@@ -167,6 +212,17 @@ def publish_orders(servers: Servers, orders: list[Order]) -> None:
         ORDERS,
         [Message(order.order_uid.encode(), encode_order(order)) for order in orders],
     )
+
+
+def publish_tombstone(servers: Servers, order_id: str) -> None:
+    """Erase the order (a tombstone on `orders`)."""
+    publish(servers.kafka_bootstrap, ORDERS, [Message(order_id.encode(), None)])
+
+
+def gateway_answer(gateway: ServiceProcess, order_id: str) -> tuple[int, str | None]:
+    """(HTTP status, ETag) of the order's status on `gateway`, as the courier asks it."""
+    response = httpx.get(f"{gateway.base_url}/api/v1/orders/{order_id}/status", timeout=10)
+    return response.status_code, response.headers.get("etag")
 
 
 def publish_status(servers: Servers, order_id: str, status: str) -> None:

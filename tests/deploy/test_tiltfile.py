@@ -10,7 +10,10 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from courier.app import create_app as create_courier_app
-from courier.health import Readiness
+from courier.gateway import OrderGateway
+from courier.reconcile import Reconciler
+from courier.retry_queue import RetryPolicy
+from order_shared.consumer_readiness import ConsumerReadiness
 from query.http.app import create_app
 from query.settings import QuerySettings
 from tests.deploy.conftest import (
@@ -196,6 +199,14 @@ async def test_every_link_to_the_ingress_answers_from_the_service_behind_it(
             response = await client.get(path)
             assert response.status_code == 200, f"{path}: {response.status_code}"
     pool = AsyncConnectionPool("postgresql://nobody:x@127.0.0.1:9/orders", open=False)
-    courier_routes = create_courier_app(pool, Readiness()).openapi_schema.paths or {}
+    reconciler = Reconciler(
+        pool,
+        OrderGateway(httpx.AsyncClient()),
+        RetryPolicy(1, 1, 1),
+        concurrency=1,
+        round_seconds=1,
+    )
+    courier_app = create_courier_app(pool, ConsumerReadiness(), reconciler)
+    courier_routes = courier_app.openapi_schema.paths or {}
     for path in by_backend["courier"]:
         assert path in courier_routes, f"{path}: not a route of the courier API"

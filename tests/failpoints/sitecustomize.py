@@ -11,6 +11,9 @@ can kill it right there.
 `FAILPOINT_WITHOUT_CODECS=1`: the service cannot decode snappy, lz4 or zstd batches, as
 before their codec library was installed (aiokafka's pure-Python records, told that
 cramjam is missing): what a batch that cannot be decoded does to a consumer.
+
+`FAILPOINT_FREEZE_HOLDING_DISPATCH_LOCK=1`: the courier service stops itself (SIGSTOP) the
+first time it has taken the dispatch lock, a holder frozen mid-transaction.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ if os.environ.get("FAILPOINT_WITHOUT_CODECS"):
 
 if _pause:
     import asyncio
-    import sys
     from collections.abc import Awaitable, Callable
 
     def _pausing(commit: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -40,13 +42,20 @@ if _pause:
 
         return commit_after_a_pause
 
-    # The process is one service or the other; whichever it is gets the hook.
-    program = sys.argv[0].rsplit("/", 1)[-1]
-    if program == "order-ingestor":
-        from ingestor.consumer import OrderIngestor
+    # Both services consume through the shared consumer.
+    from order_shared.batch_consumer import BatchConsumer
 
-        OrderIngestor._commit = _pausing(OrderIngestor._commit)  # type: ignore[method-assign]
-    elif program == "order-courier":
-        from courier.consumer import OrderEventConsumer
+    BatchConsumer._commit = _pausing(BatchConsumer._commit)  # type: ignore[method-assign]
 
-        OrderEventConsumer._commit = _pausing(OrderEventConsumer._commit)  # type: ignore[method-assign]
+if os.environ.get("FAILPOINT_FREEZE_HOLDING_DISPATCH_LOCK"):
+    import signal
+
+    from courier import dispatch_store
+
+    _lock_dispatch = dispatch_store.lock_dispatch
+
+    async def _lock_and_freeze(connection: object) -> None:
+        await _lock_dispatch(connection)
+        os.kill(os.getpid(), signal.SIGSTOP)  # a holder that stops answering
+
+    dispatch_store.lock_dispatch = _lock_and_freeze  # type: ignore[assignment]

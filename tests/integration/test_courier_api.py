@@ -162,3 +162,45 @@ def test_openapi_documents_every_endpoint(courier: CourierUnderTest) -> None:
     }
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/couriers"])
     assert {"get", "patch"} <= set(schema["paths"]["/api/v1/couriers/{courier_id}"])
+
+
+@pytest.mark.parametrize("name", ["Ada\u0000", "\u0000", "A\u0000da"])
+def test_a_name_postgresql_text_cannot_hold_is_a_400_naming_the_field(
+    courier: CourierUnderTest, name: str
+) -> None:
+    """Failed on main: a NUL character reached PostgreSQL, whose DataError was a 500."""
+    api = courier.api
+    body = {"name": name, "phone": phone(601), "transport": "car"}
+    assert_json_error(api.request("POST", "/api/v1/couriers", body), 400, "name")
+    ada = api.add_courier("Ada", phone(602))["id"]
+    assert_json_error(api.change_courier(ada, name=name), 400, "name")
+    assert api.courier(ada)["name"] == "Ada"
+
+
+def test_statistics_are_paged_by_deliveries_with_the_totals_over_all_couriers(
+    servers: Servers, courier: CourierUnderTest
+) -> None:
+    """Failed on main: `limit` was not read and every courier came in one answer (5 > 2)."""
+    api = courier.api
+    ids = [api.add_courier(f"S{n}", phone(700 + n))["id"] for n in range(5)]
+    (order,) = orders_created_in_order(9303, 1)
+    publish_orders(servers, [order])
+    _, busy = settled(courier, order.order_uid, "assigned")
+    publish_status(servers, order.order_uid, "completed")
+    settled(courier, order.order_uid, "delivered")
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        page = api.request("GET", f"/api/v1/couriers/stats{query}").json()
+        assert len(page["couriers"]) <= 2, page
+        assert (page["available"], page["completed_deliveries"]) == (5, 1)
+        seen += [c["id"] for c in page["couriers"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == [busy, *(i for i in ids if i != busy)]  # most deliveries first, then by id
+    for bad in ("?limit=0", "?limit=1001", "?cursor=x", "?cursor=1:", "?cursor=-1:2"):
+        assert_json_error(api.request("GET", f"/api/v1/couriers/stats{bad}"), 400)

@@ -9,8 +9,15 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from courier.consumer import order_to_look_at
-from courier.decisions import Action, HeldOrder, decide, decide_erased, is_sent_again
+from courier.consumer import NamedOrder, order_to_look_at
+from courier.decisions import (
+    Action,
+    HeldOrder,
+    decide,
+    decide_erased,
+    is_outdated,
+    is_sent_again,
+)
 from order_shared.events import OrderEvent, encode_event
 
 NOTHING = HeldOrder()
@@ -79,11 +86,11 @@ def _record(key: bytes | None, value: bytes | None) -> ConsumerRecord:
 
 def test_a_record_names_its_order_by_key_with_the_events_version() -> None:
     event = OrderEvent("o-1", "completed", datetime(2026, 11, 21, 10, tzinfo=UTC), 3)
-    assert order_to_look_at(_record(b"o-1", encode_event(event))) == ("o-1", 3)
+    assert order_to_look_at(_record(b"o-1", encode_event(event))) == NamedOrder("o-1", 3)
 
 
 def test_a_damaged_value_still_names_the_order_by_its_key() -> None:
-    assert order_to_look_at(_record(b"o-1", b"{not json")) == ("o-1", 0)
+    assert order_to_look_at(_record(b"o-1", b"{not json")) == NamedOrder("o-1", 0)
 
 
 def test_a_record_that_names_no_valid_order_is_rejected_with_a_reason() -> None:
@@ -116,4 +123,20 @@ def test_a_newer_version_under_an_erased_id_is_a_new_order() -> None:
 
 def test_an_erased_event_names_its_order_with_the_erasures_version() -> None:
     event = OrderEvent("o-1", "erased", datetime(2026, 11, 21, 10, tzinfo=UTC), 5)
-    assert order_to_look_at(_record(b"o-1", encode_event(event))) == ("o-1", 5)
+    assert order_to_look_at(_record(b"o-1", encode_event(event))) == NamedOrder("o-1", 5, True)
+
+
+def test_a_key_and_a_value_naming_two_orders_are_rejected_with_both_named() -> None:
+    """Failed before: the key's order was looked at, waiting for the value's version."""
+    event = OrderEvent("o-2", "created", datetime(2026, 11, 21, 10, tzinfo=UTC), 7)
+    reason = order_to_look_at(_record(b"o-1", encode_event(event)))
+    assert isinstance(reason, str) and "o-1" in reason and "o-2" in reason
+
+
+def test_an_answer_older_than_the_applied_version_is_outdated() -> None:
+    applied = HeldOrder(assignment="assigned", applied_version=3)
+
+    assert is_outdated(2, applied)
+    assert not is_outdated(3, applied)
+    assert not is_outdated(4, applied)
+    assert not is_outdated(1, NOTHING)

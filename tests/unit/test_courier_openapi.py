@@ -8,20 +8,32 @@ import json
 import re
 from typing import Any
 
+import httpx
 import pytest
 from litestar.serialization import encode_json
 from psycopg_pool import AsyncConnectionPool
 
 from courier.app import create_app
-from courier.health import Readiness
+from courier.gateway import OrderGateway
+from courier.reconcile import Reconciler
+from courier.retry_queue import RetryPolicy
+from order_shared.consumer_readiness import ConsumerReadiness
 from order_shared.model import ORDER_UID_PATTERN
 
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     pool = AsyncConnectionPool("postgresql://nobody@127.0.0.1/none", open=False)
+    reconciler = Reconciler(
+        pool,
+        OrderGateway(httpx.AsyncClient()),
+        RetryPolicy(1, 1, 1),
+        concurrency=1,
+        round_seconds=1,
+    )
+    app = create_app(pool, ConsumerReadiness(), reconciler)
     # Encoded and decoded as `/schema/openapi.json` serves it.
-    return json.loads(encode_json(create_app(pool, Readiness()).openapi_schema.to_schema()))
+    return json.loads(encode_json(app.openapi_schema.to_schema()))
 
 
 def operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:

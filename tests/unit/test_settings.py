@@ -30,6 +30,11 @@ BIN = Path(sys.executable).parent
         ("order-courier", "GATEWAY_TIMEOUT_SECONDS", "0"),
         ("order-courier", "PORT", "70000"),
         ("order-courier", "CONSUMER_GROUP", ""),
+        ("order-courier", "RETENTION_DAYS", "0"),
+        ("order-courier", "RETENTION_DAYS", "a month"),
+        ("order-courier", "RETRY_MAX_ATTEMPTS", "0"),
+        ("order-courier", "GATEWAY_ROUND_SECONDS", "301"),
+        ("order-courier", "DATABASE_LOCK_TIMEOUT_SECONDS", "-1"),
     ],
 )
 def test_bad_setting_stops_the_service_naming_the_variable(

@@ -10,7 +10,7 @@ const ORDERS_PATH = 'api/v1/orders';
 const ASSIGNMENTS_PATH = 'api/v1/assignments';
 const COURIERS_PATH = 'api/v1/couriers';
 export const ORDER_STATUSES = new Set(['created', 'cancelled', 'completed']);
-export const ASSIGNMENT_STATES = new Set(['assigned', 'delivered', 'waiting', 'cancelled', 'completed', 'erased', 'pending']);
+export const ASSIGNMENT_STATES = new Set(['assigned', 'delivered', 'waiting', 'cancelled', 'completed', 'erased', 'pending', 'parked']);
 export const SLOW_AFTER_MS = 3000;
 export const GIVE_UP_AFTER_MS = 15000;
 

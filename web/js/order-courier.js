@@ -16,6 +16,7 @@ const NOTES = {
   loading: 'Loading who delivers this order…',
   waiting: 'Waiting for a courier: none is free yet. The order gets the next one who is.',
   pending: 'The courier service is still learning this order’s status.',
+  parked: 'The courier service gave up learning this order’s status for now; a new event about the order starts it again.',
   cancelled: 'The order was cancelled before a courier took it.',
   completed: 'The order was completed without a courier of ours.',
   erased: 'The order was erased; a courier who was delivering it was freed.',

@@ -33,6 +33,35 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
 
+class ConsumerServiceSettings(ServiceSettings):
+    """What a service that consumes Kafka into PostgreSQL adds: when readiness gives up on
+    a batch, and the bounds on its database sessions."""
+
+    # Readiness turns false when a fetched batch has waited this long without being
+    # settled (the database or the broker away, a record that cannot be dead-lettered).
+    progress_deadline_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    # Bounds on how long one session can hold a lock others need (the ingestor's change
+    # counter, the courier's dispatch lock): a holder frozen or cut off mid-transaction
+    # is ended by the server, and a waiter gives up instead of waiting for ever.
+    database_lock_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    database_idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    def database_session_settings(self) -> dict[str, str]:
+        """PostgreSQL settings of every session of the service's pool."""
+        return {
+            "lock_timeout": _milliseconds(self.database_lock_timeout_seconds),
+            "statement_timeout": _milliseconds(self.database_statement_timeout_seconds),
+            "idle_in_transaction_session_timeout": _milliseconds(
+                self.database_idle_in_transaction_timeout_seconds
+            ),
+        }
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 

@@ -1,9 +1,10 @@
 """`order-courier`: assign couriers to orders from `order-events`; serve the courier API.
 
-Beside the HTTP server run the Kafka consumer, the retry worker, the resync, a database
-watch for readiness and the consumer-lag measure. SIGTERM or SIGINT stops them all: the
-batch in hand is finished (or left uncommitted if the database is away) and the process
-exits 0.
+Beside the HTTP server run the Kafka consumer, the retry worker, the resync and the
+pruning (each of those two on one replica at a time), a database watch for readiness and
+the consumer-lag measure. SIGTERM or SIGINT stops them all at once: the batch in hand is
+abandoned uncommitted unless it is done (it is fetched again on restart), status requests
+in flight are cancelled, and the process exits 0 well within a pod's grace period.
 """
 
 from __future__ import annotations
@@ -21,22 +22,28 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from courier import metrics
 from courier.app import create_app
 from courier.backlog import watch_backlog
-from courier.consumer import OrderEventConsumer, StopRequested
+from courier.consumer import OrderEventConsumer
 from courier.gateway import OrderGateway
-from courier.health import Readiness
+from courier.job_leases import LeasedJob
 from courier.metrics import HTTP_DURATIONS
 from courier.reconcile import Reconciler
 from courier.resync import Resync
-from courier.retry_queue import Backoff
+from courier.retention import Retention
+from courier.retry_queue import RetryPolicy
 from courier.retry_worker import RetryWorker
 from courier.settings import CourierSettings
+from order_shared.batch_consumer import BatchConsumer, create_consumer
+from order_shared.consumer_readiness import ConsumerReadiness
 from order_shared.database import create_pool, watch_database
-from order_shared.kafka_consumers import create_consumer
+from order_shared.progress import Progress
 from order_shared.request_durations import TimedRequests
 from order_shared.settings import load_settings
+from order_shared.stopping import StopRequested
 from order_shared.telemetry import configure_logging, configure_tracing
+from order_shared.undecodable_batches import UndecodableBatches
 
 log = logging.getLogger("courier")
 
@@ -66,11 +73,14 @@ async def serve(settings: CourierSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    readiness = Readiness()
+    progress = Progress(settings.progress_deadline_seconds)
+    undecodable = UndecodableBatches(metrics.UNDECODABLE_FETCHES)
+    readiness = ConsumerReadiness(progress, undecodable)
     pool = create_pool(
         settings.database_url,
         max_size=settings.database_pool_size,
         name="courier",
+        session_settings=settings.database_session_settings(),
         # A database that is away is noticed in seconds: batches pause, requests get 503.
         timeout=5.0,
     )
@@ -83,13 +93,22 @@ async def serve(settings: CourierSettings) -> None:
     reconciler = Reconciler(
         pool,
         OrderGateway(client),
-        Backoff(settings.retry_initial_seconds, settings.retry_max_seconds),
+        RetryPolicy(
+            settings.retry_initial_seconds,
+            settings.retry_max_seconds,
+            settings.retry_max_attempts,
+        ),
         concurrency=settings.gateway_concurrency,
+        round_seconds=settings.gateway_round_seconds,
     )
-    consumer = create_consumer(
-        settings.order_events_topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
+    consumer = create_consumer(settings.kafka_bootstrap_servers, settings.consumer_group)
+    kafka = BatchConsumer(
+        consumer,
+        [settings.order_events_topic],
+        progress,
+        undecodable,
+        batch_max_records=settings.batch_max_records,
+        batch_wait_ms=settings.batch_wait_ms,
     )
 
     async def consume(stop: asyncio.Event) -> None:
@@ -97,7 +116,7 @@ async def serve(settings: CourierSettings) -> None:
             await _start_consumer(consumer, stop)
         except StopRequested:
             return
-        readiness.consumer_joined = True
+        readiness.consumer_started = True
         log.info(
             "consuming %s as group %s; gateway %s",
             settings.order_events_topic,
@@ -105,40 +124,47 @@ async def serve(settings: CourierSettings) -> None:
             settings.order_gateway_url,
         )
         try:
-            await OrderEventConsumer(
-                consumer,
-                pool,
-                reconciler,
-                readiness.decode_failures,
-                batch_max_records=settings.batch_max_records,
-                batch_wait_ms=settings.batch_wait_ms,
-            ).run(stop)
+            await kafka.run(OrderEventConsumer(kafka, pool, reconciler), stop)
         finally:
-            readiness.consumer_joined = False
+            readiness.consumer_started = False
 
-    retries = RetryWorker(
-        pool,
-        reconciler,
-        poll_seconds=settings.retry_poll_seconds,
-        # Long enough for every reconcile of a round to finish or time out.
-        lease_seconds=max(10.0, settings.gateway_timeout_seconds * 4),
+    retries = RetryWorker(pool, reconciler, poll_seconds=settings.retry_poll_seconds)
+    # A step of either job (a page) is a round of status requests and a few transactions.
+    step_lease_seconds = (
+        settings.gateway_round_seconds + 3 * settings.database_statement_timeout_seconds
     )
-    resync = Resync(pool, reconciler, interval_seconds=settings.resync_interval_seconds)
+    resync_job = LeasedJob(
+        pool,
+        "resync",
+        interval_seconds=settings.resync_interval_seconds,
+        lease_seconds=step_lease_seconds,
+    )
+    resync = Resync(pool, reconciler, resync_job)
+    prune_job = LeasedJob(
+        pool,
+        "prune",
+        interval_seconds=settings.prune_interval_seconds,
+        lease_seconds=step_lease_seconds,
+    )
+    retention = Retention(pool, prune_job, days=settings.retention_days)
     jobs: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {
         "database-watch": lambda stop: watch_database(pool, readiness, stop, every_seconds=2),
         "order-events-consumer": consume,
-        "backlog": lambda stop: watch_backlog(consumer, stop),
+        "backlog": lambda stop: watch_backlog(consumer, kafka.committed_offsets, stop),
         "retry-worker": retries.run,
-        "resync": resync.run,
+        "resync": lambda stop: resync_job.run(resync.resync, stop),
+        "prune": lambda stop: prune_job.run(retention.prune, stop),
     }
     http = uvicorn.Server(
         uvicorn.Config(
-            TimedRequests(create_app(pool, readiness), HTTP_DURATIONS),
+            TimedRequests(create_app(pool, readiness, reconciler), HTTP_DURATIONS),
             host=settings.host,
             port=settings.port,
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Requests in flight at a stop get this long, within the pod's grace period.
+            timeout_graceful_shutdown=5,
         )
     )
     http_task = asyncio.create_task(http.serve(), name="http")
@@ -155,7 +181,9 @@ async def serve(settings: CourierSettings) -> None:
     finally:
         stop.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        await consumer.stop()
+        # Leaving the group waits for the broker, which may be away.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(consumer.stop(), timeout=10)
         http.should_exit = True
         await http_task
         await client.aclose()

@@ -12,9 +12,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from courier.health import Readiness, healthz, prometheus_metrics, readyz
+from courier.health import healthz, prometheus_metrics, readyz
+from courier.reconcile import Reconciler
 from courier.roster import CourierIsDelivering, CourierNotFound, DuplicatePhone
 from courier.routes import CourierController, get_assignment
+from order_shared.consumer_readiness import ConsumerReadiness
 from order_shared.http_tracing import route_tracing
 from order_shared.telemetry import installed_tracer_provider
 
@@ -55,8 +57,11 @@ def _database_unavailable(request: Request, error: Exception) -> Response[dict[s
     return response
 
 
-def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
-    """The HTTP API over an open pool; the background work runs beside it (`__main__`)."""
+def create_app(
+    pool: AsyncConnectionPool, readiness: ConsumerReadiness, reconciler: Reconciler
+) -> Litestar:
+    """The HTTP API over an open pool; the background work runs beside it (`__main__`).
+    A courier made available through the API takes a waiting order by `reconciler`."""
     return Litestar(
         # Logging is configured once at start (structlog, JSON); Litestar must not replace it.
         logging_config=None,
@@ -70,7 +75,7 @@ def create_app(pool: AsyncConnectionPool, readiness: Readiness) -> Litestar:
             PoolTimeout: _database_unavailable,
             psycopg.OperationalError: _database_unavailable,
         },
-        state=State({"pool": pool, "readiness": readiness}),
+        state=State({"pool": pool, "readiness": readiness, "reconciler": reconciler}),
         openapi_config=OpenAPIConfig(
             title="Order Service courier API",
             version="1.0.0",

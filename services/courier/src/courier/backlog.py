@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from courier import metrics
@@ -20,16 +21,19 @@ log = logging.getLogger(__name__)
 
 
 async def watch_backlog(
-    consumer: AIOKafkaConsumer, stop: asyncio.Event, interval_seconds: float = 5.0
+    consumer: AIOKafkaConsumer,
+    committed: Callable[[], Mapping[TopicPartition, int]],
+    stop: asyncio.Event,
+    interval_seconds: float = 5.0,
 ) -> None:
     """Update the lag gauge until `stop` is set. A failed measure (the broker away) keeps
     the last value and is tried again next time; each is bounded by the interval."""
     lag = ConsumerLagReport(metrics.CONSUMER_LAG)
     while not stop.is_set():
         try:
-            # The group's committed offsets are asked for each time: another member of the
-            # group may have moved them since this one last held a partition.
-            await asyncio.wait_for(lag.update(consumer), timeout=interval_seconds)
+            # Offsets of partitions this consumer has not committed since it was assigned
+            # them are asked of the group: another member may have moved them.
+            await asyncio.wait_for(lag.update(consumer, committed()), timeout=interval_seconds)
         except (KafkaError, TimeoutError) as error:
             log.debug("consumer lag not measured: %r", error)
         with contextlib.suppress(TimeoutError):

@@ -6,6 +6,10 @@ matter, only the desired state (the order's status now) and the current one. Dup
 reordering, lateness and a `completed` seen before its `created` all reduce to "compare
 and converge", which is idempotent.
 
+Every answer carries the order's version. The tables remember the version they last
+agreed with, and an answer older than it (a replica that is behind, a request answered
+before a newer change was applied) is outdated: it changes nothing.
+
 An erased order (a tombstone on `orders`) ends like a cancelled one, whatever it held, and
 is remembered with the erasure's version: a status of the erased order (a version up to
 that one) changes nothing, a newer version is the id sent again, a new order.
@@ -32,6 +36,8 @@ class HeldOrder:
     closed: ClosedStatus | None = None
     # The version the order was erased at, if it was.
     erased_version: int | None = None
+    # The version of the last status applied (None: none yet).
+    applied_version: int | None = None
 
 
 class Action(enum.Enum):
@@ -41,6 +47,11 @@ class Action(enum.Enum):
     RELEASE = "release"  # the assignment is undone, the courier free, nothing counts
     CLOSE = "close"  # no courier involved: leave the queue (if in it), remember the end
     ERASE = "erase"  # the order is gone: its courier (if any) is free, nothing counts
+
+
+def is_outdated(version: int, held: HeldOrder) -> bool:
+    """True if an answer at `version` is older than the status the tables agree with."""
+    return held.applied_version is not None and version < held.applied_version
 
 
 def decide(status: OrderStatus, held: HeldOrder) -> Action:

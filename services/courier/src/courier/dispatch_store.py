@@ -1,5 +1,6 @@
-"""SQL of the dispatch tables: `courier_orders`, `waiting_orders`, `closed_orders`, and the
-courier columns that assignment moves (status, deliveries, idle time).
+"""SQL of the dispatch tables: `courier_orders`, `waiting_orders`, `closed_orders`,
+`applied_versions`, and the courier columns that assignment moves (status, deliveries,
+idle time).
 
 Every function runs inside the caller's transaction, after `lock_dispatch`: choosing the
 fairest courier and serving the queue oldest first are decisions over all couriers and
@@ -9,6 +10,8 @@ A transaction here is a few short statements; couriers are people, not a hot pat
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg import AsyncConnection
@@ -29,23 +32,38 @@ async def read_held(connection: AsyncConnection, order_id: str) -> HeldOrder:
         """
         SELECT (SELECT state FROM courier_orders WHERE order_id = %(id)s),
                EXISTS (SELECT FROM waiting_orders WHERE order_id = %(id)s),
-               closed.status, closed.erased_version
+               closed.status, closed.erased_version,
+               (SELECT version FROM applied_versions WHERE order_id = %(id)s)
           FROM (SELECT 1) AS one
           LEFT JOIN closed_orders closed ON closed.order_id = %(id)s
         """,
         {"id": order_id},
     )
-    assignment, waiting, closed, erased_version = await cursor.fetchone()
-    return HeldOrder(assignment, waiting, closed, erased_version)
+    assignment, waiting, closed, erased_version, applied_version = await cursor.fetchone()
+    return HeldOrder(assignment, waiting, closed, erased_version, applied_version)
+
+
+async def record_applied_version(connection: AsyncConnection, order_id: str, version: int) -> None:
+    """The tables now agree with the order's status at `version` (never moves back)."""
+    await connection.execute(
+        """
+        INSERT INTO applied_versions AS applied (order_id, version) VALUES (%s, %s)
+        ON CONFLICT (order_id) DO UPDATE
+           SET version = greatest(applied.version, excluded.version), applied_at = now()
+        """,
+        (order_id, version),
+    )
 
 
 async def assign_or_queue(
     connection: AsyncConnection, order_id: str, order_created_at: datetime
 ) -> int | None:
-    """Give the order the fairest available courier (fewest deliveries, then idle longest);
-    with none available, queue it. Returns the courier's id, or None if queued."""
+    """Give the order the fairest available courier (fewest deliveries, then idle longest)
+    if no order waits; else queue it, to be served oldest first (`serve_queue`). Returns
+    the courier's id, or None if queued."""
     cursor = await connection.execute(
-        "SELECT id FROM couriers WHERE status = 'available'"
+        "SELECT id FROM couriers"
+        " WHERE status = 'available' AND NOT EXISTS (SELECT FROM waiting_orders)"
         " ORDER BY deliveries, idle_since, id LIMIT 1"
     )
     row = await cursor.fetchone()
@@ -142,42 +160,91 @@ async def forget_erasure(connection: AsyncConnection, order_id: str) -> None:
     )
 
 
-async def free_courier(connection: AsyncConnection, courier_id: int) -> str | None:
-    """A busy courier becomes available and takes the oldest waiting order at once.
-    Returns the order it took, if any."""
+async def free_courier(connection: AsyncConnection, courier_id: int) -> None:
+    """A busy courier becomes available; it takes a waiting order in `serve_queue`, once
+    that order's status is confirmed."""
     await connection.execute(
         "UPDATE couriers SET status = 'available', idle_since = now(), updated_at = now()"
         " WHERE id = %s AND status = 'busy'",
         (courier_id,),
     )
-    return await serve_queue(connection, courier_id)
 
 
-async def serve_queue(connection: AsyncConnection, courier_id: int) -> str | None:
-    """If the courier is available and an order waits, give it the oldest one."""
+@dataclass(slots=True)
+class ServedQueue:
+    # (order id, courier id) of each waiting order given a courier.
+    assigned: list[tuple[str, int]] = field(default_factory=list)
+    # A courier is free and the oldest order it could take has no confirmed status yet:
+    # the gateway must be asked about it first.
+    unconfirmed_head: bool = False
+
+
+# The oldest waiting order whose status is not being retried: one with a retry queued
+# has news the courier could not learn yet (its cancellation, say), and is not handed out
+# until it is learnt.
+_OLDEST_SERVABLE = """
+SELECT w.order_id FROM waiting_orders w
+ WHERE NOT EXISTS (SELECT FROM courier_retries r WHERE r.order_id = w.order_id)
+ ORDER BY w.order_created_at, w.order_id
+"""
+
+
+async def serve_queue(connection: AsyncConnection, confirmed: Collection[str]) -> ServedQueue:
+    """While a courier is available, give the fairest one the oldest waiting order, as long
+    as that order's status was confirmed `created` in this transaction (`confirmed`):
+    a freed courier never takes an order whose status was not asked again."""
+    served = ServedQueue()
+    while True:
+        cursor = await connection.execute(
+            "SELECT id FROM couriers WHERE status = 'available'"
+            " ORDER BY deliveries, idle_since, id LIMIT 1"
+        )
+        courier = await cursor.fetchone()
+        if courier is None:
+            return served
+        cursor = await connection.execute(_OLDEST_SERVABLE + " LIMIT 1")
+        oldest = await cursor.fetchone()
+        if oldest is None:
+            return served
+        (order_id,), (courier_id,) = oldest, courier
+        if order_id not in confirmed:
+            served.unconfirmed_head = True
+            return served
+        await connection.execute("DELETE FROM waiting_orders WHERE order_id = %s", (order_id,))
+        await _assign(connection, order_id, courier_id)
+        served.assigned.append((order_id, courier_id))
+
+
+async def waiting_to_confirm(connection: AsyncConnection, limit: int) -> list[tuple[str, int]]:
+    """The oldest servable waiting orders, as many as couriers are available (at most
+    `limit`), each with the version its status was last applied at: to be asked again
+    before a courier takes them."""
+    cursor = await connection.execute(
+        f"""
+        SELECT servable.order_id, coalesce(applied.version, 0)
+          FROM ({_OLDEST_SERVABLE}
+                LIMIT least(%s, (SELECT count(*) FROM couriers WHERE status = 'available'))
+               ) AS servable
+          LEFT JOIN applied_versions applied USING (order_id)
+        """,
+        (limit,),
+    )
+    return [(order_id, version) for order_id, version in await cursor.fetchall()]
+
+
+async def held_order_ids(connection: AsyncConnection, after: str, limit: int) -> list[str]:
+    """A page of the orders a resync looks at again (those holding a courier, and those
+    waiting), by id after `after`."""
     cursor = await connection.execute(
         """
-        DELETE FROM waiting_orders
-         WHERE order_id = (SELECT order_id FROM waiting_orders
-                            ORDER BY order_created_at, order_id LIMIT 1)
-           AND EXISTS (SELECT FROM couriers WHERE id = %s AND status = 'available')
-        RETURNING order_id
+        SELECT order_id FROM (
+            SELECT order_id FROM courier_orders WHERE state = 'assigned' AND order_id > %(after)s
+            UNION ALL
+            SELECT order_id FROM waiting_orders WHERE order_id > %(after)s
+        ) AS held
+        ORDER BY order_id LIMIT %(limit)s
         """,
-        (courier_id,),
-    )
-    row = await cursor.fetchone()
-    if row is None:
-        return None
-    (order_id,) = row
-    await _assign(connection, order_id, courier_id)
-    return order_id
-
-
-async def held_order_ids(connection: AsyncConnection) -> list[str]:
-    """Orders a resync must look at again: those holding a courier, and those waiting."""
-    cursor = await connection.execute(
-        "SELECT order_id FROM courier_orders WHERE state = 'assigned'"
-        " UNION ALL SELECT order_id FROM waiting_orders"
+        {"after": after, "limit": limit},
     )
     return [order_id for (order_id,) in await cursor.fetchall()]
 

@@ -1,34 +1,11 @@
-"""Liveness, readiness (consumer joined and database reachable) and Prometheus metrics."""
+"""Liveness, readiness (order_shared.consumer_readiness) and Prometheus metrics."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from courier.metrics import UNDECODABLE_FETCHES
-from order_shared.kafka_consumers import DecodeFailures
-
-
-@dataclass
-class Readiness:
-    """Set by the background tasks: ready once the consumer has joined its group and the
-    database answered, while the last fetch did not fail to decode a batch."""
-
-    consumer_joined: bool = False
-    database_reachable: bool = False
-    decode_failures: DecodeFailures = field(
-        default_factory=lambda: DecodeFailures(UNDECODABLE_FETCHES)
-    )
-
-    @property
-    def ready(self) -> bool:
-        return (
-            self.consumer_joined and self.database_reachable and self.decode_failures.reason is None
-        )
 
 
 @get("/healthz", media_type=MediaType.JSON, tags=["health"], summary="Liveness")
@@ -40,9 +17,13 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     media_type=MediaType.JSON,
     tags=["health"],
-    summary="Readiness: consumer joined, database reachable",
-    description="503 until the Kafka consumer has joined its group and PostgreSQL answers, "
-    "and while a fetched batch cannot be decoded (`undecodable_batch` says why).",
+    summary="Readiness: consumer started, database reachable, no batch stalled",
+    description=(
+        "503 until the Kafka consumer has started and PostgreSQL answers, while a "
+        "fetched batch has waited past PROGRESS_DEADLINE_SECONDS, and while a fetched "
+        "batch cannot be decoded (`undecodable_batch` says why); the body names what it "
+        "waits on."
+    ),
     responses={
         503: ResponseSpec(
             dict[str, object],
@@ -52,14 +33,8 @@ async def healthz() -> dict[str, str]:
     },
 )
 async def readyz(state: State) -> Response[dict[str, object]]:
-    readiness: Readiness = state.readiness
-    body: dict[str, object] = {
-        "ready": readiness.ready,
-        "consumer_joined": readiness.consumer_joined,
-        "database_reachable": readiness.database_reachable,
-        "undecodable_batch": readiness.decode_failures.reason,
-    }
-    return Response(body, status_code=200 if readiness.ready else 503)
+    report = state.readiness.report()
+    return Response(report, status_code=200 if report["ready"] else 503)
 
 
 @get(

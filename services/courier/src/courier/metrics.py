@@ -17,13 +17,30 @@ GATEWAY_ERRORS = Counter(
 RETRIES_QUEUED = Counter(
     "courier_retries_queued_total", "Orders put (back) in the retry queue, by reason", ["reason"]
 )
-RETRY_QUEUE = Gauge("courier_retry_queue_orders", "Orders waiting in the retry queue")
+RETRIES_PARKED = Counter(
+    "courier_retries_parked_total",
+    "Orders parked after RETRY_MAX_ATTEMPTS unusable answers, by the last one's kind",
+    ["reason"],
+)
+RETRY_QUEUE = Gauge(
+    "courier_retry_queue_orders", "Orders waiting in the retry queue (parked ones apart)"
+)
+PARKED_ORDERS = Gauge(
+    "courier_parked_orders",
+    "Orders whose status could not be learnt after RETRY_MAX_ATTEMPTS tries, kept with "
+    "their reason until an event names them again",
+)
 WAITING_ORDERS = Gauge("courier_waiting_orders", "Created orders waiting for a courier")
 EVENTS_REJECTED = Counter(
     "courier_events_rejected_total", "order-events records that name no order, kept with a reason"
 )
 DATABASE_RETRIES = Counter(
     "courier_database_retries_total", "Batches retried after a transient database error"
+)
+BATCHES_DROPPED = Counter(
+    "courier_batches_dropped_total",
+    "Batches fetched before a rebalance and not handled: fetched again from the committed "
+    "offsets by whoever owns their partitions",
 )
 CONSUMER_LAG = Gauge(
     "courier_consumer_lag",

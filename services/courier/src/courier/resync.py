@@ -1,48 +1,36 @@
-"""The periodic resync: every interval, look again at each order that holds a courier or
-waits for one, so that an event that never came (or an answer that was stale) is repaired
-without waiting for another event about that order."""
+"""The periodic resync: every interval, one replica looks again at each order that holds a
+courier or waits for one, a page at a time, so that an event that never came (or an
+answer that was stale) is repaired without waiting for another event about that order.
+Answers older than what the tables applied change nothing (they are compared under the
+dispatch lock), so the resync needs no version of its own to ask for."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-import logging
 
 from psycopg_pool import AsyncConnectionPool
 
 from courier import dispatch_store
+from courier.job_leases import LeasedJob
 from courier.reconcile import Look, Reconciler
 
-log = logging.getLogger(__name__)
+# Orders read and looked at per step; the lease is renewed after each.
+PAGE_SIZE = 200
 
 
 class Resync:
-    def __init__(
-        self,
-        pool: AsyncConnectionPool,
-        reconciler: Reconciler,
-        *,
-        interval_seconds: float,
-    ) -> None:
+    def __init__(self, pool: AsyncConnectionPool, reconciler: Reconciler, job: LeasedJob) -> None:
         self._pool = pool
         self._reconciler = reconciler
-        self._interval_seconds = interval_seconds
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval_seconds)
-            if stop.is_set():
-                return
-            try:
-                looked = await self.resync()
-            except Exception as error:  # the database is away: the next round tries again
-                log.warning("resync failed: %s", error)
-            else:
-                log.debug("resync looked at %d orders", looked)
+        self._job = job
 
     async def resync(self) -> int:
-        async with self._pool.connection() as connection:
-            order_ids = await dispatch_store.held_order_ids(connection)
-        await self._reconciler.reconcile_many([Look(order_id) for order_id in order_ids])
-        return len(order_ids)
+        """Look at every held order once; return how many there were."""
+        after, looked = "", 0
+        while True:
+            async with self._pool.connection() as connection:
+                page = await dispatch_store.held_order_ids(connection, after, PAGE_SIZE)
+            if not page:
+                return looked
+            await self._reconciler.reconcile_many([Look(order_id) for order_id in page])
+            looked += len(page)
+            after = page[-1]
+            await self._job.renew()

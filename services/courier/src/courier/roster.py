@@ -1,6 +1,7 @@
 """SQL of the couriers as the API sees them: list, read, add, change, statistics, and who
-delivers an order. Changes that can free a courier run under the dispatch lock and hand
-the courier the oldest waiting order in the same transaction."""
+delivers an order. Changes of a courier's status run under the dispatch lock; a courier
+made available takes a waiting order afterwards, once the order's status is asked again
+(`Reconciler.serve_waiting`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import psycopg
 from msgspec import UNSET, UnsetType
 from psycopg import AsyncConnection
 
-from courier import dispatch_store
+from courier import dispatch_store, retry_queue
 from courier.schemas import (
     Assignment,
     Courier,
@@ -19,6 +20,7 @@ from courier.schemas import (
     CourierPage,
     CourierStats,
     NewCourier,
+    StatsCursor,
 )
 
 T = TypeVar("T")
@@ -79,7 +81,7 @@ async def read_courier(connection: AsyncConnection, courier_id: int) -> Courier:
 
 
 async def add_courier(connection: AsyncConnection, new: NewCourier) -> Courier:
-    """Add a courier; if available, it takes the oldest waiting order at once."""
+    """Add a courier."""
     async with connection.transaction():
         await dispatch_store.lock_dispatch(connection)
         try:
@@ -91,15 +93,14 @@ async def add_courier(connection: AsyncConnection, new: NewCourier) -> Courier:
         except psycopg.errors.UniqueViolation:
             raise DuplicatePhone(new.phone) from None
         (courier_id,) = await cursor.fetchone()
-        await dispatch_store.serve_queue(connection, courier_id)
         return await read_courier(connection, courier_id)
 
 
 async def change_courier(
     connection: AsyncConnection, courier_id: int, changes: CourierChanges
 ) -> Courier:
-    """Change name, transport or status. A courier made available takes the oldest
-    waiting order at once; a busy one keeps its status until its order ends."""
+    """Change name, transport or status; a busy courier keeps its status until its order
+    ends."""
     async with connection.transaction():
         await dispatch_store.lock_dispatch(connection)
         current = await read_courier(connection, courier_id)
@@ -115,34 +116,53 @@ async def change_courier(
             " updated_at = now() WHERE id = %s",
             (_or_none(changes.name), _or_none(changes.transport), courier_id),
         )
-        if changes.status == "available":
-            await dispatch_store.serve_queue(connection, courier_id)
         return await read_courier(connection, courier_id)
 
 
-async def read_stats(connection: AsyncConnection) -> CourierStats:
-    cursor = await connection.execute(
-        "SELECT id, name, status, deliveries FROM couriers ORDER BY deliveries DESC, id"
-    )
-    couriers = [CourierDeliveries(*row) for row in await cursor.fetchall()]
+async def read_stats(
+    connection: AsyncConnection, after: StatsCursor | None, limit: int
+) -> CourierStats:
+    """A page of couriers by completed deliveries (most first, then by id), after
+    `after`, with the totals over all couriers."""
+    if after is None:
+        cursor = await connection.execute(
+            "SELECT id, name, status, deliveries FROM couriers"
+            " ORDER BY deliveries DESC, id LIMIT %s",
+            (limit + 1,),
+        )
+    else:
+        cursor = await connection.execute(
+            "SELECT id, name, status, deliveries FROM couriers"
+            " WHERE deliveries < %(deliveries)s OR (deliveries = %(deliveries)s AND id > %(id)s)"
+            " ORDER BY deliveries DESC, id LIMIT %(limit)s",
+            {"deliveries": after.deliveries, "id": after.courier_id, "limit": limit + 1},
+        )
+    rows = await cursor.fetchall()
+    couriers = [CourierDeliveries(*row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = StatsCursor(couriers[-1].completed_deliveries, couriers[-1].id).encode()
     cursor = await connection.execute(
         """
-        SELECT (SELECT count(*) FROM courier_orders WHERE state = 'assigned'),
+        SELECT count(*) FILTER (WHERE status = 'available'),
+               count(*) FILTER (WHERE status = 'busy'),
+               count(*) FILTER (WHERE status = 'paused'),
+               coalesce(sum(deliveries), 0)::bigint,
+               (SELECT count(*) FROM courier_orders WHERE state = 'assigned'),
                (SELECT count(*) FROM waiting_orders)
+          FROM couriers
         """
     )
-    assigned, waiting = await cursor.fetchone()
-    by_status = {status: 0 for status in ("available", "busy", "paused")}
-    for courier in couriers:
-        by_status[courier.status] += 1
+    available, busy, paused, deliveries, assigned, waiting = await cursor.fetchone()
     return CourierStats(
         couriers=couriers,
-        available=by_status["available"],
-        busy=by_status["busy"],
-        paused=by_status["paused"],
+        next_cursor=next_cursor,
+        available=available,
+        busy=busy,
+        paused=paused,
         assigned_orders=assigned,
         waiting_orders=waiting,
-        completed_deliveries=sum(courier.completed_deliveries for courier in couriers),
+        completed_deliveries=deliveries,
     )
 
 
@@ -152,18 +172,23 @@ async def read_assignment(connection: AsyncConnection, order_id: str) -> Assignm
         """
         SELECT o.courier_id, o.state, o.assigned_at, o.delivered_at,
                EXISTS (SELECT FROM waiting_orders WHERE order_id = %(id)s),
-               (SELECT status FROM closed_orders WHERE order_id = %(id)s),
-               EXISTS (SELECT FROM courier_retries WHERE order_id = %(id)s)
+               (SELECT status FROM closed_orders WHERE order_id = %(id)s)
           FROM (SELECT 1) AS one
           LEFT JOIN courier_orders o ON o.order_id = %(id)s
         """,
         {"id": order_id},
     )
-    courier_id, state, assigned_at, delivered_at, waiting, closed, pending = await cursor.fetchone()
+    courier_id, state, assigned_at, delivered_at, waiting, closed = await cursor.fetchone()
     if courier_id is not None:
         courier = await read_courier(connection, courier_id)
         return Assignment(order_id, state, courier, assigned_at, delivered_at)
-    for known, name in ((waiting, "waiting"), (closed, closed), (pending, "pending")):
+    for known, name in ((waiting, "waiting"), (closed, closed)):
         if known:
             return Assignment(order_id, name, None, None, None)
+    retry = await retry_queue.read(connection, order_id)
+    if retry is not None:
+        parked = retry.parked_at is not None
+        return Assignment(
+            order_id, "parked" if parked else "pending", None, None, None, reason=retry.reason
+        )
     return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import psycopg
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -14,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 from msgspec import UNSET
 from psycopg import AsyncConnection
+from psycopg_pool import PoolTimeout
 
 from courier import roster
 from courier.schemas import (
@@ -24,8 +28,11 @@ from courier.schemas import (
     CourierStats,
     ErrorBody,
     NewCourier,
+    StatsCursor,
 )
 from order_shared.model import ORDER_UID_PATTERN
+
+log = logging.getLogger(__name__)
 
 _ORDER_ID = re.compile(ORDER_UID_PATTERN)
 _MAX_ID = 2**63 - 1
@@ -45,10 +52,31 @@ _DELIVERING = ResponseSpec(
 )
 
 
+# How long a request that made a courier available waits for it to take a waiting order
+# (whose status is asked again first); the retry worker serves the queue after that.
+_SERVE_ON_REQUEST_SECONDS = 5.0
+
+
 async def provide_connection(state: State) -> AsyncIterator[AsyncConnection]:
     """A pooled connection for the request; committed when the handler returns."""
     async with state.pool.connection() as connection:
         yield connection
+
+
+async def _available_courier_served(state: State, courier: Courier) -> Courier:
+    """The courier once it took the oldest waiting order, if it is available and one is
+    confirmed by the gateway in time; as it was, if not (it is served later)."""
+    if courier.status != "available":
+        return courier
+    deadline = asyncio.get_running_loop().time() + _SERVE_ON_REQUEST_SECONDS
+    try:
+        await state.reconciler.serve_waiting(deadline)
+    except (psycopg.Error, PoolTimeout) as error:
+        # The change is committed: the answer says so, and the retry worker serves later.
+        log.warning("waiting orders not served after a courier change: %r", error)
+        return courier
+    async with state.pool.connection() as connection:
+        return await roster.read_courier(connection, courier.id)
 
 
 class CourierController(Controller):
@@ -74,11 +102,26 @@ class CourierController(Controller):
 
     @get(
         "/stats",
-        summary="Completed deliveries per courier",
-        description="Cancelled orders never count; each completed one counts once.",
+        summary="Completed deliveries per courier, most first, a page at a time",
+        description=(
+            "Cancelled orders never count; each completed one counts once. Pass "
+            "`next_cursor` back as `cursor`; the totals are over all couriers."
+        ),
     )
-    async def stats(self, connection: AsyncConnection) -> CourierStats:
-        return await roster.read_stats(connection)
+    async def stats(
+        self,
+        connection: AsyncConnection,
+        limit: int = Parameter(ge=1, le=1000, default=100, description="Couriers per page."),
+        cursor: str | None = Parameter(
+            default=None,
+            description="The `next_cursor` of the last page.",
+            pattern=StatsCursor.PATTERN,
+        ),
+    ) -> CourierStats:
+        after = None if cursor is None else StatsCursor.decode(cursor)
+        if cursor is not None and after is None:
+            raise ValidationException(detail="cursor: pass back the `next_cursor` of a page")
+        return await roster.read_stats(connection, after, limit)
 
     @get(
         "/{courier_id:int}",
@@ -93,35 +136,44 @@ class CourierController(Controller):
     @post(
         "/",
         summary="Add a courier",
-        description="Phone in E.164 (`+` and 7 to 15 digits), unique: 409 if taken.",
+        description=(
+            "Phone in E.164 (`+` and 7 to 15 digits), unique: 409 if taken. An available "
+            "courier takes the oldest waiting order at once, once the order service "
+            "confirms that order is still to be delivered."
+        ),
         responses={409: _PHONE_TAKEN},
     )
     async def add_courier(
-        self,
-        connection: AsyncConnection,
-        data: Annotated[NewCourier, Body(schema_extra=_CLOSED_OBJECT)],
+        self, state: State, data: Annotated[NewCourier, Body(schema_extra=_CLOSED_OBJECT)]
     ) -> Courier:
-        return await roster.add_courier(connection, data)
+        async with state.pool.connection() as connection:
+            added = await roster.add_courier(connection, data)
+        return await _available_courier_served(state, added)
 
     @patch(
         "/{courier_id:int}",
         summary="Change a courier's name, transport or status",
         description=(
             "`status` may be `available` or `paused`; a courier made available takes the "
-            "oldest waiting order at once. A courier delivering an order keeps its status "
-            "until the order ends (409)."
+            "oldest waiting order at once, once the order service confirms that order is "
+            "still to be delivered. A courier delivering an order keeps its status until "
+            "the order ends (409)."
         ),
         responses={404: _NO_COURIER, 409: _DELIVERING},
     )
     async def change_courier(
         self,
-        connection: AsyncConnection,
+        state: State,
         data: Annotated[CourierChanges, Body(schema_extra={**_CLOSED_OBJECT, "minProperties": 1})],
         courier_id: int = _COURIER_ID,
     ) -> Courier:
         if data.name is UNSET and data.transport is UNSET and data.status is UNSET:
             raise ValidationException(detail="give at least one of name, transport, status")
-        return await roster.change_courier(connection, courier_id, data)
+        async with state.pool.connection() as connection:
+            changed = await roster.change_courier(connection, courier_id, data)
+        if data.status != "available":
+            return changed
+        return await _available_courier_served(state, changed)
 
 
 @get(

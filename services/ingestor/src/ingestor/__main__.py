@@ -25,18 +25,20 @@ from ingestor import metrics
 from ingestor.announcer import ChangeAnnouncer
 from ingestor.backlog import watch_backlog
 from ingestor.batch_writer import create_staging_tables
-from ingestor.consumer import OrderIngestor
+from ingestor.consumer import TOPICS, OrderIngestor
 from ingestor.dead_letters import DeadLetterPublisher
-from ingestor.health import Readiness, create_health_app
+from ingestor.health import create_health_app
 from ingestor.outbox import OutboxRelay
-from ingestor.progress import Progress
 from ingestor.settings import IngestorSettings
+from order_shared.batch_consumer import BatchConsumer, create_consumer
+from order_shared.consumer_readiness import ConsumerReadiness
 from order_shared.database import create_pool, watch_database
-from order_shared.kafka_consumers import DecodeFailures, create_consumer
+from order_shared.progress import Progress
 from order_shared.redis_client import create_redis
 from order_shared.settings import load_settings
 from order_shared.telemetry import configure_logging, configure_tracing
 from order_shared.topics import MAX_MESSAGE_BYTES
+from order_shared.undecodable_batches import UndecodableBatches
 
 log = logging.getLogger("ingestor")
 
@@ -57,16 +59,6 @@ def build_producer(settings: IngestorSettings) -> AIOKafkaProducer:
         # The relay sends hundreds of small events at once: batch them into few requests.
         linger_ms=5,
         max_batch_size=262_144,
-    )
-
-
-def build_consumer(settings: IngestorSettings) -> AIOKafkaConsumer:
-    """The group's consumer; the ingestor subscribes it, as its own rebalance listener."""
-    return create_consumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 65_536,
-        fetch_max_bytes=max(52_428_800, MAX_MESSAGE_BYTES * 2),
     )
 
 
@@ -119,7 +111,9 @@ async def _running(
 
 
 @contextlib.asynccontextmanager
-async def _health_server(readiness: Readiness, settings: IngestorSettings) -> AsyncIterator[None]:
+async def _health_server(
+    readiness: ConsumerReadiness, settings: IngestorSettings
+) -> AsyncIterator[None]:
     server = uvicorn.Server(
         uvicorn.Config(
             create_health_app(readiness),
@@ -145,8 +139,8 @@ async def serve(settings: IngestorSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     progress = Progress(settings.progress_deadline_seconds)
-    decode_failures = DecodeFailures(metrics.UNDECODABLE_FETCHES)
-    readiness = Readiness(progress, decode_failures=decode_failures)
+    undecodable = UndecodableBatches(metrics.UNDECODABLE_FETCHES)
+    readiness = ConsumerReadiness(progress, undecodable)
 
     async with contextlib.AsyncExitStack() as resources:
         await resources.enter_async_context(_health_server(readiness, settings))
@@ -159,7 +153,10 @@ async def serve(settings: IngestorSettings) -> None:
             _started(build_producer(settings), "producer")
         )
         consumer = await resources.enter_async_context(
-            _started(build_consumer(settings), "consumer")
+            _started(
+                create_consumer(settings.kafka_bootstrap_servers, settings.consumer_group),
+                "consumer",
+            )
         )
         readiness.consumer_started = True
         resources.callback(setattr, readiness, "consumer_started", False)
@@ -171,24 +168,26 @@ async def serve(settings: IngestorSettings) -> None:
             poll_seconds=settings.outbox_poll_seconds,
         )
         await resources.enter_async_context(_running(relay.run(stop), "outbox-relay", stop))
-        ingestor = OrderIngestor(
+        kafka = BatchConsumer(
             consumer,
+            TOPICS,
+            progress,
+            undecodable,
+            batch_max_records=settings.batch_max_records,
+            batch_wait_ms=settings.batch_wait_ms,
+        )
+        ingestor = OrderIngestor(
+            kafka,
             pool,
             DeadLetterPublisher(producer),
             ChangeAnnouncer(redis),
             relay,
-            progress,
-            decode_failures,
-            batch_max_records=settings.batch_max_records,
-            batch_wait_ms=settings.batch_wait_ms,
             max_message_bytes=settings.max_message_bytes,
         )
         await resources.enter_async_context(
-            _running(
-                watch_backlog(consumer, ingestor.committed_offsets, pool, stop), "backlog", stop
-            )
+            _running(watch_backlog(consumer, kafka.committed_offsets, pool, stop), "backlog", stop)
         )
-        await ingestor.run(stop)
+        await kafka.run(ingestor, stop)
     log.info("stopped")
 
 

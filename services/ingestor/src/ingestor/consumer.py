@@ -1,34 +1,28 @@
-"""The Kafka consumer loop: fetch a batch, validate it, dead-letter the rejects, write the
-rest in one transaction, commit the offsets, announce the changes.
+"""The ingestor's batches: validate them, dead-letter the rejects, write the rest in one
+transaction, then (once the shared consumer has committed the offsets) announce the
+changes.
 
-Offsets are committed only after the dead-letter sends are acknowledged and the database
-transaction has committed, so a crash anywhere before that replays the batch, and the
-replay is harmless: the writer fences content by its source offset, and repeated
-statuses are no-ops.
-
-No fetched record is ever dropped without being fetched again. A rebalance gives the
-partitions fresh positions at their committed offsets, so a batch fetched before it is not
-written (the owner fetches it again from there), and records that a wait's poll brought
-in are handed back by seeking to them. Offsets only move forward.
+The shared consumer (`order_shared.batch_consumer`) fetches the batches and commits
+their offsets only after `handle` returns: after the dead-letter sends are acknowledged
+and the database transaction has committed. A crash anywhere before that replays the
+batch, and the replay is harmless: the writer fences content by its source offset, and
+repeated statuses are no-ops. What it does on a rebalance (a batch fetched before it is
+not written) and while a write waits is the shared consumer's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
 from psycopg_pool import AsyncConnectionPool
 from tenacity import (
-    AsyncRetrying,
     RetryCallState,
     retry_if_exception,
     retry_if_result,
@@ -40,7 +34,6 @@ from ingestor.announcer import ChangeAnnouncer
 from ingestor.batch_writer import WriteResult, write_batch
 from ingestor.dead_letters import DeadLetterPublisher
 from ingestor.outbox import OutboxRelay
-from ingestor.progress import Progress
 from ingestor.record_spans import RecordSpans
 from ingestor.records import (
     AcceptedErasure,
@@ -51,12 +44,12 @@ from ingestor.records import (
     Rejection,
 )
 from ingestor.validation import validate_record
-from order_shared.kafka_consumers import DecodeFailures
+from order_shared.batch_consumer import BatchConsumer, FetchedBatch
 from order_shared.topics import CHANGES_CHANNEL, ORDER_STATUS, ORDERS, ORDERS_DLQ
 
 log = logging.getLogger(__name__)
 
-Batch = Mapping[TopicPartition, Sequence[ConsumerRecord]]
+TOPICS = (ORDERS, ORDER_STATUS)
 
 
 @dataclass(slots=True)
@@ -68,12 +61,15 @@ class _ValidatedBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class _FetchedBatch:
-    records: Batch
-    # The rebalance generation it was fetched in, and its token in `Progress`.
-    generation: int
-    token: int
+class _PreparedBatch:
+    validated: _ValidatedBatch
     spans: RecordSpans
+
+
+@dataclass(frozen=True, slots=True)
+class _WrittenBatch:
+    changes: Sequence[OrderChange]
+    committed_at: float
 
 
 # Validation yields to the event loop this often, about a third of a millisecond of work,
@@ -81,118 +77,83 @@ class _FetchedBatch:
 _YIELD_EVERY_RECORDS = 16
 
 
-class StopRequested(Exception):
-    """The service is stopping while a batch waits for the database or the broker."""
+class OrderIngestor:
+    """The ingestor's `BatchHandler` (order_shared.batch_consumer)."""
 
-
-class BatchRevoked(Exception):
-    """A rebalance happened while the batch waited: its owner fetches it again."""
-
-
-class OrderIngestor(ConsumerRebalanceListener):
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
+        kafka: BatchConsumer,
         pool: AsyncConnectionPool,
         dead_letters: DeadLetterPublisher,
         announcer: ChangeAnnouncer,
         relay: OutboxRelay,
-        progress: Progress,
-        decode_failures: DecodeFailures,
         *,
-        batch_max_records: int,
-        batch_wait_ms: int,
         max_message_bytes: int,
     ) -> None:
-        self._consumer = consumer
+        self._kafka = kafka
         self._pool = pool
         self._dead_letters = dead_letters
         self._announcer = announcer
         self._relay = relay
-        self._progress = progress
-        self._decode_failures = decode_failures
-        self._batch_max_records = batch_max_records
-        self._batch_wait_ms = batch_wait_ms
         self._max_message_bytes = max_message_bytes
-        self._stop = asyncio.Event()
-        self._acknowledging: asyncio.Task[None] | None = None
-        self._generation = 0
-        self._waiting = False
-        # The highest offset committed per partition since it was last assigned to us.
-        self._committed: dict[TopicPartition, int] = {}
 
-    def committed_offsets(self) -> dict[TopicPartition, int]:
-        """The offsets this ingestor committed since each partition was assigned to it."""
-        return dict(self._committed)
+    async def prepare(self, batch: FetchedBatch) -> _PreparedBatch:
+        spans = RecordSpans(batch)
+        return _PreparedBatch(await self._validate(batch), spans)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the batch in hand is finished or abandoned uncommitted.
+    async def handle(self, batch: FetchedBatch, prepared: _PreparedBatch) -> _WrittenBatch:
+        """Dead-letter the rejects and write the rest; the offset commit and the
+        announcement follow while the next batch is written."""
+        validated = prepared.validated
+        with metrics.BATCH_SECONDS.time():
+            await self._dead_letter(batch, prepared.spans, validated.rejected)
+            result = await self._write(batch, prepared.spans, validated.orders, validated.statuses)
+            await self._dead_letter(batch, prepared.spans, result.rejections)
+        metrics.ORDERS_WRITTEN.inc(len(result.changes))
+        metrics.ORDERS_ERASED.inc(sum(change.erased for change in result.changes))
+        metrics.ORDERS_UNCHANGED.inc(result.unchanged)
+        metrics.ORDERS_STALE.inc(result.stale)
+        return _WrittenBatch(result.changes, result.committed_at)
 
-        Batches go through in a pipeline: while one is written, which mostly waits on
-        PostgreSQL, the next is fetched and validated, and the one before has its offsets
-        committed and its changes announced. Each of these happens in batch order.
-        """
-        self._stop = stop
-        self._consumer.subscribe([ORDERS, ORDER_STATUS], listener=self)
-        writing: asyncio.Task[None] | None = None
-        try:
-            while not stop.is_set():
-                records = await self._decode_failures.fetch(
-                    self._consumer,
-                    stop,
-                    timeout_ms=self._batch_wait_ms,
-                    max_records=self._batch_max_records,
+    async def acknowledge(
+        self, batch: FetchedBatch, prepared: _PreparedBatch, written: _WrittenBatch
+    ) -> None:
+        """The offsets are committed: announce the batch's changes."""
+        changes, spans, validated = written.changes, prepared.spans, prepared.validated
+        if changes:
+            self._relay.wake()
+            started = time.time_ns()
+            announced = await self._announcer.announce(changes, written.committed_at)
+            if not announced:
+                metrics.ANNOUNCE_FAILURES.inc()
+            if spans.recording:
+                changed = {change.order_uid for change in changes}
+                spans.step(
+                    f"{CHANGES_CHANNEL} publish",
+                    [
+                        *(o.record for o in validated.orders if o.order_uid in changed),
+                        *(s.record for s in validated.statuses if s.change.order_uid in changed),
+                    ],
+                    started,
+                    trace.SpanKind.PRODUCER,
+                    {"messaging.system": "redis", "ingestor.announced": str(announced).lower()},
                 )
-                if writing is not None and writing.done():
-                    await writing  # raises what the write raised
-                    writing = None
-                if records:
-                    batch = _FetchedBatch(
-                        records,
-                        self._generation,
-                        self._progress.fetched(records),
-                        RecordSpans(r for in_partition in records.values() for r in in_partition),
-                    )
-                    validated = await self._validate(records)
-                    if writing is not None:
-                        # The next write starts only once this one is committed.
-                        await writing
-                    writing = asyncio.create_task(self._store(batch, validated))
-            if writing is not None:
-                await writing
-        except StopRequested:
-            log.info("stopping with a batch unwritten: it is replayed on restart")
-        finally:
-            if writing is not None and not writing.done():
-                writing.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopRequested):
-                    await writing
-            # What was written has its offsets committed and is announced before the exit.
-            await self._acknowledged()
+        spans.end("committed")
 
-    # --- rebalances ------------------------------------------------------------------
+    def abandoned(
+        self, batch: FetchedBatch, prepared: _PreparedBatch, why: Literal["revoked", "stopping"]
+    ) -> None:
+        if why == "revoked":
+            metrics.BATCHES_DROPPED.inc()
+            prepared.spans.end("dropped after a rebalance")
+        else:
+            prepared.spans.end("abandoned at a stop")
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Work fetched before now is not written; whoever owns its partitions next
-        (perhaps this ingestor again) fetches it anew from the committed offsets."""
-        self._generation += 1
-        for partition in revoked:
-            self._committed.pop(partition, None)
-        if revoked:
-            log.info("partitions revoked: %s", _names(revoked))
+    # --- the steps -----------------------------------------------------------------------
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        if assigned:
-            log.info("partitions assigned: %s", _names(assigned))
-        if self._waiting and assigned:
-            # A wait in progress polls to stay in the group; it must not fetch meanwhile.
-            self._consumer.pause(*assigned)
-
-    # --- the pipeline's steps ----------------------------------------------------------
-
-    async def _validate(self, batch: Batch) -> _ValidatedBatch:
+    async def _validate(self, batch: FetchedBatch) -> _ValidatedBatch:
         validated = _ValidatedBatch()
-        for partition_records in batch.values():
+        for partition_records in batch.records.values():
             for index, record in enumerate(partition_records, start=1):
                 if index % _YIELD_EVERY_RECORDS == 0:
                     # Let the write in flight take its database replies as they come.
@@ -206,95 +167,29 @@ class OrderIngestor(ConsumerRebalanceListener):
                     validated.rejected.append(outcome)
         return validated
 
-    async def _store(self, batch: _FetchedBatch, validated: _ValidatedBatch) -> None:
-        """Dead-letter the rejects and write the rest; the offset commit and the
-        announcement follow while the next batch is written."""
-        records = [record for in_partition in batch.records.values() for record in in_partition]
-        with metrics.BATCH_SECONDS.time():
-            try:
-                self._check_still_owned(batch)
-                await self._dead_letter(batch, validated.rejected)
-                result = await self._write(batch, validated.orders, validated.statuses)
-                await self._dead_letter(batch, result.rejections)
-            except StopRequested:
-                batch.spans.end("abandoned at a stop")
-                raise
-            except BatchRevoked:
-                metrics.BATCHES_DROPPED.inc()
-                self._progress.settled(batch.token)
-                batch.spans.end("dropped after a rebalance")
-                log.info(
-                    "dropped %d records fetched before a rebalance: fetched again from the "
-                    "committed offsets",
-                    len(records),
-                )
-                return
-            metrics.ORDERS_WRITTEN.inc(len(result.changes))
-            metrics.ORDERS_ERASED.inc(sum(change.erased for change in result.changes))
-            metrics.ORDERS_UNCHANGED.inc(result.unchanged)
-            metrics.ORDERS_STALE.inc(result.stale)
-            # One batch acknowledged at a time keeps offset commits and announcements in
-            # batch order. The rows are committed: a crash before the offsets only replays.
-            await self._acknowledged()
-            self._acknowledging = asyncio.create_task(
-                self._acknowledge(batch, validated, result.changes, result.committed_at)
-            )
-
-    async def _acknowledge(
-        self,
-        batch: _FetchedBatch,
-        validated: _ValidatedBatch,
-        changes: Sequence[OrderChange],
-        committed_at: float,
+    async def _dead_letter(
+        self, batch: FetchedBatch, spans: RecordSpans, rejections: Sequence[Rejection]
     ) -> None:
-        """Commit the offsets of a written batch, then announce its changes."""
-        await self._commit(batch.records)
-        self._progress.settled(batch.token)
-        if changes:
-            self._relay.wake()
-            started = time.time_ns()
-            announced = await self._announcer.announce(changes, committed_at)
-            if not announced:
-                metrics.ANNOUNCE_FAILURES.inc()
-            if batch.spans.recording:
-                changed = {change.order_uid for change in changes}
-                batch.spans.step(
-                    f"{CHANGES_CHANNEL} publish",
-                    [
-                        *(o.record for o in validated.orders if o.order_uid in changed),
-                        *(s.record for s in validated.statuses if s.change.order_uid in changed),
-                    ],
-                    started,
-                    trace.SpanKind.PRODUCER,
-                    {"messaging.system": "redis", "ingestor.announced": str(announced).lower()},
-                )
-        batch.spans.end("committed")
-
-    async def _acknowledged(self) -> None:
-        if self._acknowledging is not None:
-            await self._acknowledging
-            self._acknowledging = None
-
-    def _check_still_owned(self, batch: _FetchedBatch) -> None:
-        if batch.generation != self._generation:
-            raise BatchRevoked
-
-    async def _dead_letter(self, batch: _FetchedBatch, rejections: Sequence[Rejection]) -> None:
         """Publish the rejections, waiting out a broker that is away: the offsets behind
         them must not be committed before the dead-letter topic has them."""
         if not rejections:
             return
         started = time.time_ns()
         unsent = list(rejections)
-        async for attempt in self._waiting_retries(
-            batch, retry_if_result(bool), wait_exponential_jitter(initial=0.5, max=10)
-        ):
-            with attempt:
-                unsent = await self._dead_letters.publish(unsent)
-            if not attempt.retry_state.outcome.failed:  # type: ignore[union-attr]
-                attempt.retry_state.set_result(unsent)
-        self._progress.waiting_on = None
-        batch.spans.step(
+
+        async def send_unsent() -> list[Rejection]:
+            nonlocal unsent
+            unsent = await self._dead_letters.publish(unsent)
+            return unsent
+
+        await self._kafka.retried(
+            batch,
+            send_unsent,
+            retry=retry_if_result(bool),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            describe=_describe_retry,
+        )
+        spans.step(
             f"{ORDERS_DLQ} publish",
             [rejection.record for rejection in rejections],
             started,
@@ -304,7 +199,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         for rejection in rejections:
             metrics.MESSAGES_REJECTED.labels(rejection.error_class).inc()
             record = rejection.record
-            with trace.use_span(batch.spans.span(record)):
+            with trace.use_span(spans.span(record)):
                 log.info(
                     "rejected %s[%d]@%d: %s: %s",
                     record.topic,
@@ -317,21 +212,22 @@ class OrderIngestor(ConsumerRebalanceListener):
 
     async def _write(
         self,
-        batch: _FetchedBatch,
+        batch: FetchedBatch,
+        spans: RecordSpans,
         orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         started = time.time_ns()
         try:
-            result = await self._write_retrying(batch, orders, statuses)
+            result = await self._write_retrying(batch, spans, orders, statuses)
         except psycopg.Error as error:
             log.warning(
                 "the database refused the batch's data (%s); writing it one message at a time",
                 error,
             )
-            result = await self._write_one_by_one(batch, orders, statuses)
-        if batch.spans.recording:
-            batch.spans.step(
+            result = await self._write_one_by_one(batch, spans, orders, statuses)
+        if spans.recording:
+            spans.step(
                 "orders write",
                 [*(order.record for order in orders), *(status.record for status in statuses)],
                 started,
@@ -342,7 +238,8 @@ class OrderIngestor(ConsumerRebalanceListener):
 
     async def _write_one_by_one(
         self,
-        batch: _FetchedBatch,
+        batch: FetchedBatch,
+        spans: RecordSpans,
         orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
@@ -351,7 +248,7 @@ class OrderIngestor(ConsumerRebalanceListener):
         singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
         for single_orders, single_statuses in singles:
             try:
-                result = await self._write_retrying(batch, single_orders, single_statuses)
+                result = await self._write_retrying(batch, spans, single_orders, single_statuses)
             except psycopg.Error as error:
                 (accepted,) = [*single_orders, *single_statuses]
                 reason = f"PostgreSQL refused it: {type(error).__name__}: {error}"
@@ -367,97 +264,29 @@ class OrderIngestor(ConsumerRebalanceListener):
 
     async def _write_retrying(
         self,
-        batch: _FetchedBatch,
+        batch: FetchedBatch,
+        spans: RecordSpans,
         orders: Sequence[OrderRecord],
         statuses: Sequence[AcceptedStatus],
     ) -> WriteResult:
         """Write, waiting out every database error that is not about the data with paused
         partitions; an error about the data is raised for the caller to isolate."""
-        async for attempt in self._waiting_retries(
+        return await self._kafka.retried(
             batch,
-            retry_if_exception(database_errors.is_about_the_database),
-            wait_exponential_jitter(initial=0.2, max=10),
-        ):
-            with attempt:
-                result = await write_batch(
-                    self._pool, orders, statuses, trace_of=batch.spans.traceparent
-                )
-        self._progress.waiting_on = None
-        return result
-
-    def _waiting_retries(self, batch: _FetchedBatch, retry, wait) -> AsyncRetrying:
-        """Attempts separated by waits with the partitions paused; a rebalance during a
-        wait abandons the batch, a stop request abandons it uncommitted."""
-
-        async def sleep(seconds: float) -> None:
-            await self._wait_with_partitions_paused(seconds)
-            self._check_still_owned(batch)
-
-        return AsyncRetrying(
-            retry=retry,
-            wait=wait,
-            sleep=sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
+            lambda: write_batch(self._pool, orders, statuses, trace_of=spans.traceparent),
+            retry=retry_if_exception(database_errors.is_about_the_database),
+            wait=wait_exponential_jitter(initial=0.2, max=10),
+            describe=_describe_retry,
         )
 
-    def _log_retry(self, retry_state: RetryCallState) -> None:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        if error is None:
-            what, reason = "dead letters not acknowledged", "DeadLetterUnacknowledged"
-        else:
-            what, reason = f"{type(error).__name__}: {error}", database_errors.reason(error)
-        metrics.WRITE_RETRIES.labels(reason).inc()
-        self._progress.waiting_on = what
-        log.warning("%s; partitions paused, retrying", what)
 
-    async def _wait_with_partitions_paused(self, seconds: float) -> None:
-        """Sleep by polling paused partitions: the consumer stays in its group, takes nothing.
-
-        A rebalance during the poll assigns fresh, unpaused partition states, and the poll
-        may then return records: each partition is sent back to its first one, so that
-        nothing fetched here is lost.
-        """
-        if self._stop.is_set():
-            raise StopRequested
-        self._waiting = True
-        try:
-            assigned = self._consumer.assignment()
-            if assigned:
-                self._consumer.pause(*assigned)
-            fetched = await self._consumer.getmany(timeout_ms=int(seconds * 1000))
-            for partition, records in fetched.items():
-                if records:
-                    self._consumer.seek(partition, records[0].offset)
-        finally:
-            self._waiting = False
-            paused = self._consumer.paused()
-            if paused:
-                self._consumer.resume(*paused)
-        if self._stop.is_set():
-            raise StopRequested
-
-    async def _commit(self, batch: Batch) -> None:
-        assigned = self._consumer.assignment()
-        offsets = {
-            partition: records[-1].offset + 1
-            for partition, records in batch.items()
-            if records
-            and partition in assigned
-            and records[-1].offset + 1 > self._committed.get(partition, -1)
-        }
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as error:  # CommitFailedError, IllegalStateError among them
-            # The group rebalanced under us: the new owner replays these records, and the
-            # replay changes nothing because the rows are already committed.
-            log.warning("offset commit refused after a rebalance: %s", error)
-            return
-        self._committed.update(offsets)
-
-
-def _names(partitions: Sequence[TopicPartition]) -> str:
-    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+def _describe_retry(retry_state: RetryCallState) -> str:
+    """What a write or a dead-letter send is waiting out, counted by reason."""
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None and outcome.failed else None
+    if error is None:
+        what, reason = "dead letters not acknowledged", "DeadLetterUnacknowledged"
+    else:
+        what, reason = f"{type(error).__name__}: {error}", database_errors.reason(error)
+    metrics.WRITE_RETRIES.labels(reason).inc()
+    return what

@@ -7,46 +7,13 @@ and scrapes' own paths are left out of traces) and timed into
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingestor.progress import Progress
+from order_shared.consumer_readiness import ConsumerReadiness
 from order_shared.http_tracing import route_tracing
-from order_shared.kafka_consumers import DecodeFailures
-
-
-@dataclass
-class Readiness:
-    """Set by the main loop: ready once the consumer has joined and the database answered,
-    while no fetched batch has waited past the progress deadline and the last fetch did
-    not fail to decode a batch."""
-
-    progress: Progress = field(default_factory=lambda: Progress(deadline_seconds=120.0))
-    consumer_started: bool = False
-    database_reachable: bool = False
-    decode_failures: DecodeFailures | None = None
-
-    def report(self) -> dict[str, object]:
-        stalled = self.progress.stalled()
-        undecodable = self.decode_failures.reason if self.decode_failures else None
-        return {
-            "ready": (
-                self.consumer_started
-                and self.database_reachable
-                and not stalled
-                and undecodable is None
-            ),
-            "consumer_started": self.consumer_started,
-            "database_reachable": self.database_reachable,
-            "stalled_partitions": stalled,
-            "oldest_unsettled_batch_seconds": round(self.progress.oldest_age(), 3),
-            "waiting_on": self.progress.waiting_on,
-            "undecodable_batch": undecodable,
-        }
 
 
 @get("/healthz", media_type=MediaType.JSON)
@@ -65,7 +32,7 @@ async def prometheus_metrics() -> bytes:
     return generate_latest()
 
 
-def create_health_app(readiness: Readiness) -> Litestar:
+def create_health_app(readiness: ConsumerReadiness) -> Litestar:
     timing = PrometheusConfig(app_name="ingestor", prefix="ingestor_http", group_path=True)
     return Litestar(
         route_handlers=[healthz, readyz, prometheus_metrics],

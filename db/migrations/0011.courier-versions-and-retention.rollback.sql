@@ -1,0 +1,10 @@
+DROP INDEX couriers_by_deliveries;
+DROP INDEX courier_orders_delivered_by_age;
+DROP INDEX rejected_order_events_by_age;
+DROP INDEX closed_orders_by_age;
+DROP TABLE courier_job_leases;
+DROP INDEX courier_retries_parked_by_age;
+DROP INDEX courier_retries_due;
+ALTER TABLE courier_retries DROP COLUMN parked_at, DROP COLUMN unusable_answers;
+CREATE INDEX courier_retries_due ON courier_retries (next_attempt_at);
+DROP TABLE applied_versions;
