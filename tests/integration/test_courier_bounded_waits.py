@@ -92,18 +92,18 @@ def test_a_holder_of_the_dispatch_lock_frozen_mid_transaction_is_ended_by_the_se
     )
     try:
         holder.wait_ready()
-        (order,) = orders_created_in_order(9801, 1)
+        (order,) = orders_created_in_order(22801, 1)
         publish_orders(servers, [order])  # both replicas look at it; the holder freezes
         eventually(lambda: _frozen(holder), timeout=30)
 
         added = api.request(
-            "POST", "/api/v1/couriers", {"name": "Ada", "phone": phone(9801), "transport": "car"}
+            "POST", "/api/v1/couriers", {"name": "Ada", "phone": phone(22801), "transport": "car"}
         )
         if added.status_code == 503:  # the lock wait gave up before the holder was ended
             added = api.request(
                 "POST",
                 "/api/v1/couriers",
-                {"name": "Ada", "phone": phone(9801), "transport": "car"},
+                {"name": "Ada", "phone": phone(22801), "transport": "car"},
             )
         assert added.status_code == 201, added.text
         # The batch the frozen holder stalled goes on too: the order takes the courier.

@@ -25,8 +25,8 @@ def test_rows_of_orders_ended_past_the_retention_are_pruned_and_the_counts_stay(
         servers, query_replicas[0], RETENTION_DAYS="30", PRUNE_INTERVAL_SECONDS="1"
     ) as courier:
         api = courier.api
-        ada = api.add_courier("Ada", phone(9901))["id"]
-        old_done, old_cancelled, recent_done = orders_created_in_order(9901, 3)
+        ada = api.add_courier("Ada", phone(22901))["id"]
+        old_done, old_cancelled, recent_done = orders_created_in_order(22901, 3)
         for order, status, state in (
             (old_done, "completed", "delivered"),
             (old_cancelled, "cancelled", "cancelled"),

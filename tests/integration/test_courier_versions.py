@@ -60,9 +60,9 @@ def test_a_late_erasure_of_an_order_sent_again_changes_nothing(
     """Case A of the issue. Failed on main: the late `erased v2` answer freed the courier of
     the live order sent again and showed it erased (("erased", None) != ("assigned", 2))."""
     api, gateway = courier.api, query_replicas[0]
-    api.add_courier("Ada", phone(9701))
-    api.add_courier("Bo", phone(9702))
-    (order,) = orders_created_in_order(9701, 1)
+    api.add_courier("Ada", phone(22701))
+    api.add_courier("Bo", phone(22702))
+    (order,) = orders_created_in_order(22701, 1)
     publish_orders(servers, [order])
     settled(courier, order.order_uid, "assigned")
     publish_tombstone(servers, order.order_uid)
@@ -84,9 +84,9 @@ def test_a_late_completion_of_the_erased_order_does_not_deliver_the_new_one(
     """Case B of the issue. Failed on main: the late `completed v2` answer marked the new
     order delivered (("delivered", 2) != ("assigned", 2)), its courier's count rising."""
     api, gateway = courier.api, query_replicas[0]
-    ada = api.add_courier("Ada", phone(9703))["id"]
-    bo = api.add_courier("Bo", phone(9704))["id"]
-    (order,) = orders_created_in_order(9702, 1)
+    ada = api.add_courier("Ada", phone(22703))["id"]
+    bo = api.add_courier("Bo", phone(22704))["id"]
+    (order,) = orders_created_in_order(22702, 1)
     publish_orders(servers, [order])
     assert settled(courier, order.order_uid, "assigned") == ("assigned", ada)
     publish_status(servers, order.order_uid, "completed")  # version 2
@@ -125,9 +125,9 @@ def test_an_erasure_read_with_the_re_creation_frees_the_courier_for_the_new_orde
     `created v3`, and Ada silently kept the new order as if it were the erased one
     (("assigned", 1) != ("assigned", 2))."""
     api, gateway = courier.api, query_replicas[0]
-    ada = api.add_courier("Ada", phone(9705))["id"]
-    bo = api.add_courier("Bo", phone(9706))["id"]
-    (order,) = orders_created_in_order(9703, 1)
+    ada = api.add_courier("Ada", phone(22705))["id"]
+    bo = api.add_courier("Bo", phone(22706))["id"]
+    (order,) = orders_created_in_order(22703, 1)
     publish_orders(servers, [order])
     assert settled(courier, order.order_uid, "assigned") == ("assigned", ada)
     erase_and_send_again_while_stopped(servers, gateway, courier, order, at=2)
@@ -152,9 +152,9 @@ def test_an_erasure_read_with_the_re_creation_of_an_ended_order_assigns_the_new_
     """Failed on main: the old order was closed, so the look at `created v4` decided
     UNCHANGED and the new order was never assigned (("delivered", 1) != ("assigned", 2))."""
     api, gateway = courier.api, query_replicas[0]
-    ada = api.add_courier("Ada", phone(9707))["id"]
-    bo = api.add_courier("Bo", phone(9708))["id"]
-    (order,) = orders_created_in_order(9704, 1)
+    ada = api.add_courier("Ada", phone(22707))["id"]
+    bo = api.add_courier("Bo", phone(22708))["id"]
+    (order,) = orders_created_in_order(22704, 1)
     publish_orders(servers, [order])
     assert settled(courier, order.order_uid, "assigned") == ("assigned", ada)
     publish_status(servers, order.order_uid, "completed")
@@ -180,8 +180,8 @@ def test_an_erased_event_seen_after_the_re_creation_was_applied_changes_nothing(
     offset commit, say) is older than what was applied, and is ignored. Failed on main:
     (("erased", None) != ("assigned", 1))."""
     api = courier.api
-    api.add_courier("Ada", phone(9709))
-    (order,) = orders_created_in_order(9705, 1)
+    api.add_courier("Ada", phone(22709))
+    (order,) = orders_created_in_order(22705, 1)
     publish_orders(servers, [order])
     settled(courier, order.order_uid, "assigned")
     publish_tombstone(servers, order.order_uid)
