@@ -107,6 +107,14 @@ def erasure_row(servers: Servers, order_uid: str) -> tuple[int, int, int, int] |
     return rows[0] if rows else None
 
 
+def event_versions(servers: Servers, order_uid: str) -> list[tuple[str, int]]:
+    """(status, version) of the order's events; whether each is published yet is the
+    session ingestor's outbox relay's business, at its own pace."""
+    return [
+        (status, version) for status, version, _ in events_of(servers.admin_database_url, order_uid)
+    ]
+
+
 def an_order(seed: int) -> Order:
     return generate_order(random.Random(seed))
 
@@ -141,7 +149,7 @@ async def test_older_content_replayed_after_an_erasure_does_not_bring_the_order_
     order = an_order(9802)
     first, second = content(order, offset=20), tombstone(order.order_uid, offset=21)
     await write(first, second)
-    events_before = events_of(servers.admin_database_url, order.order_uid)
+    events_before = event_versions(servers, order.order_uid)
 
     replayed = await write(first)
     replayed_whole = await write(first, second)
@@ -149,7 +157,7 @@ async def test_older_content_replayed_after_an_erasure_does_not_bring_the_order_
     assert (replayed.changes, replayed.stale) == ([], 1)
     assert (replayed_whole.changes, replayed_whole.stale) == ([], 2)
     assert order_row(servers.admin_database_url, order.order_uid) is None
-    assert events_of(servers.admin_database_url, order.order_uid) == events_before
+    assert event_versions(servers, order.order_uid) == events_before
 
 
 async def test_an_erased_id_sent_again_from_a_later_offset_is_a_new_order(
