@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from order_shared.settings import load_settings
-from query.server import serve, serve_workers
+from query.server import end_streams_on_stop_signals, serve, serve_workers
 from query.settings import QuerySettings
+
+# Streams end with their last write, or are dropped after the event stream's drain time.
+STREAMS_END_WITHIN_SECONDS = 2.0
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
+    from query.http.app import Replica
 
-def app_from_environment() -> ASGIApp:
-    """The app as configured by the environment: what each of several granian worker
-    processes builds for itself (WORKERS > 1). The app's modules are imported here, so
-    that granian's parent process, which serves nothing, does not hold them."""
+
+def replica_from_environment() -> Replica:
+    """The replica as configured by the environment. The app's modules are imported here,
+    so that granian's parent process (WORKERS > 1), which serves nothing, does not hold
+    them."""
     from order_shared.telemetry import configure_logging, configure_tracing
-    from query.http.app import create_app
+    from query.http.app import build
 
     settings = load_settings(QuerySettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otel_service_name or "query", settings.otel_exporter_otlp_endpoint)
-    return create_app(settings)
+    return build(settings)
+
+
+def app_from_environment() -> ASGIApp:
+    """What each of several granian worker processes builds for itself (WORKERS > 1).
+    Granian stops a worker by a signal and then waits for its open responses, so the
+    worker ends its live streams on that signal first."""
+    replica = replica_from_environment()
+    end_streams_on_stop_signals(replica.informer.feed.close)
+    return replica.app
 
 
 def main() -> None:
@@ -35,7 +50,14 @@ def main() -> None:
             settings.workers,
         )
         return
-    serve(app_from_environment(), settings.host, settings.port, settings.asgi_server)
+    replica = replica_from_environment()
+    serve(
+        replica.app,
+        settings.host,
+        settings.port,
+        settings.asgi_server,
+        on_stop=partial(replica.informer.feed.end_streams, STREAMS_END_WITHIN_SECONDS),
+    )
 
 
 if __name__ == "__main__":

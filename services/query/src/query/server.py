@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 import uvloop
@@ -30,8 +31,12 @@ GRANIAN_LOGGING = {
 }
 
 
-def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
-    """Serve until SIGTERM or SIGINT."""
+StopHook = Callable[[], Awaitable[None]]
+
+
+def serve(app: ASGIApp, host: str, port: int, server: AsgiServer, on_stop: StopHook) -> None:
+    """Serve until SIGTERM or SIGINT; `on_stop` is awaited first (it ends the live
+    streams, which the server would otherwise wait for before it stops)."""
     if server == "uvicorn":
         import uvicorn
 
@@ -44,12 +49,15 @@ def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
             lifespan="on",
             log_level="warning",
             access_log=False,
+            # uvicorn has no hook before it waits for open responses: it cancels what is
+            # left of the streams after this many seconds.
+            timeout_graceful_shutdown=5,
         )
     else:
-        uvloop.run(_serve_granian(app, host, port))
+        uvloop.run(_serve_granian(app, host, port, on_stop))
 
 
-async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
+async def _serve_granian(app: ASGIApp, host: str, port: int, on_stop: Callable[[], None]) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -64,8 +72,14 @@ async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
         log_dictconfig=GRANIAN_LOGGING,
     )
     loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        await on_stop()
+        server.stop()
+
+    stopping: set[asyncio.Task[None]] = set()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(stop_signal, server.stop)
+        loop.add_signal_handler(stop_signal, lambda: stopping.add(loop.create_task(stop())))
     await server.serve()
 
 
@@ -88,3 +102,21 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
         log_dictconfig=GRANIAN_LOGGING,
         factory=True,
     ).serve()
+
+
+def end_streams_on_stop_signals(end_streams: Callable[[], None]) -> None:
+    """In a granian worker process: on SIGTERM or SIGINT, end the streams (on the event
+    loop, from the next turn) and then do what granian does with the signal (it waits for
+    the streams' last writes)."""
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(stop_signal)
+
+        def on_signal(number: int, frame: object, previous: object = previous) -> None:
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(end_streams)
+            except RuntimeError:  # no loop runs yet: nothing streams
+                pass
+            if callable(previous):
+                previous(number, frame)
+
+        signal.signal(stop_signal, on_signal)

@@ -42,9 +42,13 @@ from query.http.idempotent_commands import CommandUnavailable
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
+from query.http.stream_routes import stream_routes
 from query.informer.informer import InformerLimits, OrderInformer
 from query.request_database import DatabaseUnavailable
 from query.settings import QuerySettings
+from query.streams.admission import StreamAdmission
+from query.streams.assignment_listener import listen_for_assignments
+from query.streams.change_feed import FeedLimits
 
 
 async def _read_only(connection: AsyncConnection) -> None:
@@ -122,6 +126,16 @@ def build(settings: QuerySettings) -> Replica:
             catch_up_interval_seconds=settings.resync_interval_seconds,
             list_batch_size=settings.warm_batch_size,
         ),
+        FeedLimits(
+            history_size=settings.stream_history_changes,
+            buffer_size=settings.stream_buffer_events,
+            newest_interval=settings.stream_newest_interval_ms / 1000,
+        ),
+    )
+    admission = StreamAdmission(
+        settings.stream_max_streams,
+        settings.stream_max_per_address,
+        settings.trusted_proxy_networks(),
     )
     hits = HitCount()
     publisher = CommandPublisher(
@@ -152,7 +166,10 @@ def build(settings: QuerySettings) -> Replica:
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool, command_routes(commands)),
-            *health_routes(informer, QueryMetrics(informer, hits, durations, refusals), refusals),
+            stream_routes(informer, admission, settings.stream_heartbeat_seconds),
+            *health_routes(
+                informer, QueryMetrics(informer, hits, durations, refusals, admission), refusals
+            ),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -162,7 +179,15 @@ def build(settings: QuerySettings) -> Replica:
             ),
             _page_head(settings.web_root),
         ],
-        lifespan=[_running(pool, redis, informer, publisher)],
+        lifespan=[
+            _running(
+                pool,
+                redis,
+                informer,
+                publisher,
+                settings.courier_database_url or settings.database_url,
+            )
+        ],
         middleware=[route_tracing()] if tracing else [],
         before_send=[add_security_headers],
         exception_handlers={
@@ -195,10 +220,14 @@ def build(settings: QuerySettings) -> Replica:
 
 
 def _running(
-    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer, publisher: CommandPublisher
+    pool: AsyncConnectionPool,
+    redis: Redis,
+    informer: OrderInformer,
+    publisher: CommandPublisher,
+    courier_database_url: str,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """The lifespan: open the pool, run the informer and the command publisher; on the
-    way out, the reverse."""
+    """The lifespan: open the pool, run the informer, the command publisher and the
+    streams' feed; on the way out, the reverse, the streams ended first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -208,6 +237,12 @@ def _running(
             resources.push_async_callback(redis.aclose)
             resources.push_async_callback(_cancel, asyncio.create_task(informer.run()))
             resources.push_async_callback(_cancel, asyncio.create_task(publisher.run()))
+            feed = informer.feed
+            resources.push_async_callback(_cancel, asyncio.create_task(feed.run()))
+            resources.push_async_callback(
+                _cancel, asyncio.create_task(listen_for_assignments(courier_database_url, feed))
+            )
+            resources.callback(feed.close)
             yield
 
     return lifespan
