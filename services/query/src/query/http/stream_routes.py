@@ -52,7 +52,6 @@ _REFUSED = ResponseSpec(
     ],
 )
 _LAST_EVENT_ID = Parameter(
-    query="last_event_id",
     default=None,
     max_length=18,
     pattern=r"^[0-9]{1,18}$",
