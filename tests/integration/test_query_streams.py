@@ -18,11 +18,18 @@ import pytest
 
 from order_shared.model import Order
 from order_shared.topics import ORDERS
-from tests.courier_io import orders_created_in_order, publish_orders, publish_status
+from tests.courier_io import (
+    CourierUnderTest,
+    orders_created_in_order,
+    phone,
+    publish_orders,
+    publish_status,
+    settled,
+)
 from tests.harness import Servers, ServiceProcess, eventually, start_query
 from tests.kafka_io import Message, publish
 from tests.metrics_io import metric_total
-from tests.stream_io import Event, is_order, reading, stuck_client
+from tests.stream_io import is_order, reading, stuck_client
 
 
 def order_stream(replica: ServiceProcess, order_uid: str, since: int | None = None) -> str:
@@ -300,5 +307,34 @@ def test_a_quiet_stream_gets_heart_beat_comments(
         replica.stop()
 
 
-def _kinds(events: list[Event]) -> list[str]:
-    return [event.kind for event in events]
+def test_an_order_stream_tells_when_its_courier_is_assigned_and_when_the_delivery_ends(
+    servers: Servers, courier: CourierUnderTest
+) -> None:
+    """The courier's tables notify on commit (migration 0012); the replica relays it."""
+    database = courier.database_admin_url.rsplit("/", 1)[1]
+    replica = start_query(
+        servers,
+        "query-courier-events",
+        COURIER_DATABASE_URL=(
+            f"postgresql://order_query:order_query@127.0.0.1:{servers.postgres_port}/{database}"
+        ),
+    )
+    try:
+        courier.api.add_courier("Live Rider", phone(2711))
+        (order,) = orders_created_in_order(2711, 1)
+        with reading(order_stream(replica, order.order_uid)) as stream:
+            assert stream.opened() == 200
+            publish_orders(servers, [order])
+            settled(courier, order.order_uid, "assigned")
+            assigned = stream.wait_for(lambda event: event.kind == "courier", timeout=30)
+            assert assigned.data == {"order_uid": order.order_uid, "version": 1}
+            before = len(stream.events)
+
+            publish_status(servers, order.order_uid, "completed")
+            settled(courier, order.order_uid, "delivered")
+            stream.wait_for(
+                lambda event: event.kind == "courier" and stream.events.index(event) >= before,
+                timeout=30,
+            )
+    finally:
+        replica.stop()
