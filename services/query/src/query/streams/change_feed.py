@@ -38,6 +38,7 @@ from query.streams.subscription import Subscription
 
 # The orders of one send on the newest orders' stream: the page's first page.
 NEWEST_PER_SEND = 20
+_OVERFLOW = frames.reload_event(None, "overflow")
 
 
 @dataclass(slots=True)
@@ -128,21 +129,21 @@ class OrderChangeFeed:
         watchers = self._watchers.get(order_uid)
         if watchers:
             frame = frames.order_event(order_uid, version, status, document)
-            self._push(watchers, frame, frames.reload_event(version, "overflow"))
+            self._push(watchers, frame, _OVERFLOW)
 
     def erased(self, order_uid: str, version: int, seq: int, event_id: int) -> None:
         self._record(Change(event_id, seq, order_uid, version, "created", None, erased=True))
         watchers = self._watchers.get(order_uid)
         if watchers:
             frame = frames.erased_event(order_uid, version, event_id=version)
-            self._push(watchers, frame, frames.reload_event(version, "overflow"))
+            self._push(watchers, frame, _OVERFLOW)
 
     def courier_changed(self, order_uid: str) -> None:
         watchers = self._watchers.get(order_uid)
         if watchers:
             version = self._version_of(order_uid)
             frame = frames.courier_event(order_uid, version)
-            self._push(watchers, frame, frames.reload_event(version, "overflow"))
+            self._push(watchers, frame, _OVERFLOW)
 
     def couriers_unknown(self) -> None:
         """Courier changes may have been missed (the listener reconnected): every watched
@@ -157,8 +158,11 @@ class OrderChangeFeed:
         self._pending.clear()
         self.history_floor = listed_seq
         self.last_event_id = listed_seq
-        for subscription in self._subscriptions():
+        # The newest orders' clients resume from the new list; an order's, from its version.
+        for subscription in self._newest:
             subscription.end("relisted", frames.reload_event(listed_seq, "relisted"))
+        for subscription in self._subscriptions():
+            subscription.end("relisted", frames.reload_event(None, "relisted"))
 
     def close(self) -> None:
         """The replica stops: every stream ends after what it was sent, and any opened
@@ -246,7 +250,7 @@ class OrderChangeFeed:
             return
         frame = b"".join(change.summary_frame() for change in _last(pending, NEWEST_PER_SEND))
         self.stats.newest_sends += 1
-        self._push(self._newest, frame, frames.reload_event(self.last_event_id, "overflow"))
+        self._push(self._newest, frame, _OVERFLOW)
 
     def _record(self, change: Change) -> None:
         self.last_event_id = max(self.last_event_id, change.event_id)

@@ -109,7 +109,11 @@ def courier_event(order_uid: str, version: int) -> bytes:
     return event(b"courier", version, CourierChanged(order_uid, version))
 
 
-def reload_event(event_id: int, reason: str) -> bytes:
+def reload_event(event_id: int | None, reason: str) -> bytes:
+    """Without an id (an overflow) the client's Last-Event-ID stays that of the last event
+    it was sent, so a reconnection resumes from there."""
+    if event_id is None:
+        return b"event: reload\ndata: %s\n\n" % _encode(Reload(reason))
     return event(b"reload", event_id, Reload(reason))
 
 
