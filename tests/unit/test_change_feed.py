@@ -57,6 +57,7 @@ async def test_a_client_that_lets_its_buffer_fill_gets_reload_and_its_stream_end
 async def test_the_newest_orders_are_sent_together_at_most_the_latest_twenty() -> None:
     changes = feed()
     with changes.watch_newest(None) as newest:
+        await taken(newest)  # its position
         for n in range(30):
             changes.changed(f"o{n}", 1, 11 + n, "created", None, event_id=11 + n)
         changes.changed("o0", 2, 41, "completed", None, event_id=41)
@@ -77,7 +78,18 @@ def test_a_resume_within_the_history_replays_what_came_after_its_id() -> None:
     assert [line for line in replayed.split(b"\n") if line.startswith(b"id:")] == [
         b"id: 14",
         b"id: 15",
+        b"id: 15",  # the position it stands at
     ]
+    assert replayed.endswith(b'event: position\ndata: {"last_event_id":15}\n\n')
+
+
+def test_a_new_newest_orders_stream_is_told_where_it_stands() -> None:
+    changes = feed()
+    changes.changed("o1", 1, 11, "created", None, event_id=11)
+    with changes.watch_newest(None) as fresh:
+        assert asyncio.run(taken(fresh)) == (
+            b'id: 11\nevent: position\ndata: {"last_event_id":11}\n\n'
+        )
 
 
 def test_a_resume_from_before_the_history_is_told_to_reload() -> None:
@@ -86,7 +98,7 @@ def test_a_resume_from_before_the_history_is_told_to_reload() -> None:
         changes.changed(f"o{n}", 1, 11 + n, "created", None, event_id=11 + n)
     assert changes.history_floor == 13
     with changes.watch_newest(12) as resumed:
-        assert asyncio.run(taken(resumed)) == (
+        assert asyncio.run(taken(resumed)).startswith(
             b'id: 15\nevent: reload\ndata: {"reason":"history"}\n\n'
         )
     with changes.watch_newest(13) as resumed:
@@ -96,6 +108,7 @@ def test_a_resume_from_before_the_history_is_told_to_reload() -> None:
 async def test_closing_ends_every_stream_and_any_opened_later() -> None:
     changes = feed()
     with changes.watch_order("a") as one, changes.watch_newest(None) as newest:
+        await taken(newest)  # its position
         changes.close()
         for subscription in (one, newest):
             with pytest.raises(StreamEnded):

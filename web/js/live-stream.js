@@ -1,7 +1,8 @@
 // A live stream of the order service (server-sent events under /api/v1/events): an
 // EventSource that reconnects by itself (with Last-Event-ID, so nothing is missed), and,
-// when the service refuses it (503 when too many streams are open) or cannot stream at
-// all, tries again after a pause. Its state is reported as 'live', 'connecting' or
+// when the service refuses it (503 when too many streams are open, or no replica answers
+// for a moment) or cannot stream at all, opens a new one after a pause, resuming from the
+// last event seen (`last_event_id`). Its state is reported as 'live', 'connecting' or
 // 'unavailable', which the page shows (live-indicator) and acts on (a Refresh button).
 
 const RETRY_AFTER_MS = 5000;
@@ -19,6 +20,7 @@ export class LiveStream {
     this.retryTimer = null;
     this.closed = false;
     this.state = null;
+    this.lastEventId = '';
     this.open();
   }
 
@@ -26,7 +28,12 @@ export class LiveStream {
     if (this.closed) {
       return;
     }
-    const source = new EventSource(this.url);
+    // A new EventSource starts with no Last-Event-ID: the last one seen goes in the address.
+    const url = new URL(this.url, window.location.href);
+    if (this.lastEventId) {
+      url.searchParams.set('last_event_id', this.lastEventId);
+    }
+    const source = new EventSource(url);
     this.source = source;
     this.setState('connecting');
     source.addEventListener('open', () => this.setState('live'));
@@ -42,6 +49,12 @@ export class LiveStream {
         this.setState('connecting'); // the browser reconnects by itself
       }
     });
+    // Where the stream stands, before any change came (the newest orders' stream).
+    source.addEventListener('position', (event) => {
+      if (this.source === source && event.lastEventId) {
+        this.lastEventId = event.lastEventId;
+      }
+    });
     for (const [kind, handle] of Object.entries(this.handlers)) {
       source.addEventListener(kind, (event) => {
         if (this.source !== source) {
@@ -52,6 +65,9 @@ export class LiveStream {
           data = JSON.parse(event.data);
         } catch {
           return; // not ours: ignored
+        }
+        if (event.lastEventId) {
+          this.lastEventId = event.lastEventId;
         }
         handle(data, event.lastEventId);
       });

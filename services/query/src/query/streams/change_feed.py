@@ -197,11 +197,12 @@ class OrderChangeFeed:
     @contextlib.contextmanager
     def watch_newest(self, last_event_id: int | None) -> Iterator[Subscription]:
         """A subscription to the newest orders' changes; from a client that saw every
-        change up to `last_event_id`, what it missed is queued first (or `reload`)."""
+        change up to `last_event_id`, what it missed is queued first (or `reload`); then
+        the `position` it stands at."""
         subscription = self._subscription()
         missed = b"" if last_event_id is None else self._missed_since(last_event_id)
-        if missed:
-            subscription.push(missed, missed)
+        opening = missed + frames.position_event(self.last_event_id)
+        subscription.push(opening, opening)
         self._newest.add(subscription)
         try:
             yield subscription

@@ -73,6 +73,14 @@ class Reload(msgspec.Struct, frozen=True):
     reason: str
 
 
+class Position(msgspec.Struct, frozen=True):
+    """`position`: where the client stands (every change up to `last_event_id` is in what
+    it was sent or listed); sent when a newest orders' stream opens, so that a client that
+    reconnects before any change arrived still resumes from here."""
+
+    last_event_id: int
+
+
 class _Payment(msgspec.Struct):
     currency: str
     amount: int
@@ -107,6 +115,10 @@ def erased_event(order_uid: str, version: int, event_id: int) -> bytes:
 
 def courier_event(order_uid: str, version: int) -> bytes:
     return event(b"courier", version, CourierChanged(order_uid, version))
+
+
+def position_event(event_id: int) -> bytes:
+    return event(b"position", event_id, Position(event_id))
 
 
 def reload_event(event_id: int | None, reason: str) -> bytes:
