@@ -338,3 +338,27 @@ def test_an_order_stream_tells_when_its_courier_is_assigned_and_when_the_deliver
             )
     finally:
         replica.stop()
+
+
+def test_more_open_streams_than_the_server_s_default_concurrency_hold_back_no_request(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    """Granian serves 128 requests at once by default: 140 open streams made every other
+    request wait for ever (it failed so: /healthz timed out). The replica now lets
+    STREAM_MAX_STREAMS stay open beside its other requests."""
+    replica = start_query(servers, "query-many-streams")
+    connections = []
+    try:
+        for number in range(140):
+            connection = socket.create_connection(("127.0.0.1", replica.port), timeout=10)
+            connection.sendall(
+                b"GET /api/v1/events/newest-orders HTTP/1.1\r\nHost: x\r\n"
+                b"X-Forwarded-For: 10.0.%d.%d\r\n\r\n" % (number // 256, number % 256)
+            )
+            connections.append(connection)
+        eventually(lambda: metric_total(replica, "query_streams_open") == 140, timeout=30)
+        assert httpx.get(f"{replica.base_url}/healthz", timeout=10).status_code == 200
+    finally:
+        for connection in connections:
+            connection.close()
+        replica.stop()

@@ -48,6 +48,7 @@ def main() -> None:
             settings.host,
             settings.port,
             settings.workers,
+            settings.stream_max_streams,
         )
         return
     replica = replica_from_environment()
@@ -57,6 +58,7 @@ def main() -> None:
         settings.port,
         settings.asgi_server,
         on_stop=partial(replica.informer.feed.end_streams, STREAMS_END_WITHIN_SECONDS),
+        max_streams=settings.stream_max_streams,
     )
 
 

@@ -34,9 +34,22 @@ GRANIAN_LOGGING = {
 StopHook = Callable[[], Awaitable[None]]
 
 
-def serve(app: ASGIApp, host: str, port: int, server: AsgiServer, on_stop: StopHook) -> None:
+# Requests granian serves at once beyond the live streams: its default (128 in all) would
+# let 128 open streams hold back every other request.
+REQUESTS_BESIDE_STREAMS = 1024
+
+
+def serve(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    server: AsgiServer,
+    on_stop: StopHook,
+    max_streams: int = 0,
+) -> None:
     """Serve until SIGTERM or SIGINT; `on_stop` is awaited first (it ends the live
-    streams, which the server would otherwise wait for before it stops)."""
+    streams, which the server would otherwise wait for before it stops). Up to
+    `max_streams` responses may stay open without holding back the others."""
     if server == "uvicorn":
         import uvicorn
 
@@ -54,10 +67,12 @@ def serve(app: ASGIApp, host: str, port: int, server: AsgiServer, on_stop: StopH
             timeout_graceful_shutdown=5,
         )
     else:
-        uvloop.run(_serve_granian(app, host, port, on_stop))
+        uvloop.run(_serve_granian(app, host, port, on_stop, max_streams))
 
 
-async def _serve_granian(app: ASGIApp, host: str, port: int, on_stop: Callable[[], None]) -> None:
+async def _serve_granian(
+    app: ASGIApp, host: str, port: int, on_stop: StopHook, max_streams: int
+) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -68,6 +83,7 @@ async def _serve_granian(app: ASGIApp, host: str, port: int, on_stop: Callable[[
         port=port,
         interface=Interfaces.ASGI,
         websockets=False,
+        backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
     )
@@ -83,7 +99,7 @@ async def _serve_granian(app: ASGIApp, host: str, port: int, on_stop: Callable[[
     await server.serve()
 
 
-def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+def serve_workers(factory: str, host: str, port: int, workers: int, max_streams: int) -> None:
     """`workers` granian processes, each calling `factory` ("module:function") for its app;
     granian stops them on SIGTERM or SIGINT."""
     from granian import Granian
@@ -98,6 +114,7 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
         workers=workers,
         loop=Loops.uvloop,
         websockets=False,
+        backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
         factory=True,
