@@ -274,10 +274,11 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_get_every_change(
         assert b"completed" not in received
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_streams_end_cleanly_when_the_replica_stops(
-    servers: Servers, ingestor: ServiceProcess
+    servers: Servers, ingestor: ServiceProcess, workers: str
 ) -> None:
-    replica = start_query(servers, "query-stopping")
+    replica = start_query(servers, f"query-stopping-{workers}", WORKERS=workers)
     try:
         with (
             reading(newest_stream(replica)) as newest,

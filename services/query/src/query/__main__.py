@@ -6,11 +6,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from order_shared.settings import load_settings
-from query.server import end_streams_on_stop_signals, serve, serve_workers
+from query.server import serve, serve_workers
 from query.settings import QuerySettings
-
-# Streams end with their last write, or are dropped after the event stream's drain time.
-STREAMS_END_WITHIN_SECONDS = 2.0
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
@@ -18,7 +15,7 @@ if TYPE_CHECKING:
     from query.http.app import Replica
 
 
-def replica_from_environment() -> Replica:
+def replica_from_environment(*, worker_process: bool = False) -> Replica:
     """The replica as configured by the environment. The app's modules are imported here,
     so that granian's parent process (WORKERS > 1), which serves nothing, does not hold
     them."""
@@ -28,16 +25,12 @@ def replica_from_environment() -> Replica:
     settings = load_settings(QuerySettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otel_service_name or "query", settings.otel_exporter_otlp_endpoint)
-    return build(settings)
+    return build(settings, worker_process=worker_process)
 
 
 def app_from_environment() -> ASGIApp:
-    """What each of several granian worker processes builds for itself (WORKERS > 1).
-    Granian stops a worker by a signal and then waits for its open responses, so the
-    worker ends its live streams on that signal first."""
-    replica = replica_from_environment()
-    end_streams_on_stop_signals(replica.informer.feed.close)
-    return replica.app
+    """What each of several granian worker processes builds for itself (WORKERS > 1)."""
+    return replica_from_environment(worker_process=True).app
 
 
 def main() -> None:
@@ -51,6 +44,8 @@ def main() -> None:
             settings.stream_max_streams,
         )
         return
+    from query.http.app import STREAMS_END_WITHIN_SECONDS
+
     replica = replica_from_environment()
     serve(
         replica.app,

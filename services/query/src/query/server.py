@@ -119,21 +119,3 @@ def serve_workers(factory: str, host: str, port: int, workers: int, max_streams:
         log_dictconfig=GRANIAN_LOGGING,
         factory=True,
     ).serve()
-
-
-def end_streams_on_stop_signals(end_streams: Callable[[], None]) -> None:
-    """In a granian worker process: on SIGTERM or SIGINT, end the streams (on the event
-    loop, from the next turn) and then do what granian does with the signal (it waits for
-    the streams' last writes)."""
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(stop_signal)
-
-        def on_signal(number: int, frame: object, previous: object = previous) -> None:
-            try:
-                asyncio.get_running_loop().call_soon_threadsafe(end_streams)
-            except RuntimeError:  # no loop runs yet: nothing streams
-                pass
-            if callable(previous):
-                previous(number, frame)
-
-        signal.signal(stop_signal, on_signal)

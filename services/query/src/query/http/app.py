@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +50,10 @@ from query.request_database import DatabaseUnavailable
 from query.settings import QuerySettings
 from query.streams.admission import StreamAdmission
 from query.streams.assignment_listener import listen_for_assignments
-from query.streams.change_feed import FeedLimits
+from query.streams.change_feed import FeedLimits, OrderChangeFeed
+
+# Streams end with their last write, or are dropped after the event stream's drain time.
+STREAMS_END_WITHIN_SECONDS = 2.0
 
 
 async def _read_only(connection: AsyncConnection) -> None:
@@ -107,7 +112,9 @@ def create_app(settings: QuerySettings) -> ASGIApp:
     return build(settings).app
 
 
-def build(settings: QuerySettings) -> Replica:
+def build(settings: QuerySettings, *, worker_process: bool = False) -> Replica:
+    """The replica; `worker_process`: it runs as one of several granian workers, which
+    end their streams on SIGTERM themselves (see `_ending_streams_on_sigterm`)."""
     pool = create_pool(
         settings.database_url,
         max_size=settings.database_pool_size,
@@ -186,6 +193,7 @@ def build(settings: QuerySettings) -> Replica:
                 informer,
                 publisher,
                 settings.courier_database_url or settings.database_url,
+                worker_process,
             )
         ],
         middleware=[route_tracing()] if tracing else [],
@@ -225,6 +233,7 @@ def _running(
     informer: OrderInformer,
     publisher: CommandPublisher,
     courier_database_url: str,
+    worker_process: bool,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """The lifespan: open the pool, run the informer, the command publisher and the
     streams' feed; on the way out, the reverse, the streams ended first."""
@@ -243,9 +252,28 @@ def _running(
                 _cancel, asyncio.create_task(listen_for_assignments(courier_database_url, feed))
             )
             resources.callback(feed.close)
+            if worker_process:
+                _ending_streams_on_sigterm(feed)
             yield
 
     return lifespan
+
+
+def _ending_streams_on_sigterm(feed: OrderChangeFeed) -> None:
+    """In a granian worker process: granian stops a worker on SIGTERM and then waits for
+    its open responses, which streams never end by themselves, and the lifespan's end
+    comes only after. So SIGTERM is taken over here: the streams end first, then the
+    worker is interrupted with SIGINT, which granian's own handler still takes."""
+    loop = asyncio.get_running_loop()
+    ending: set[asyncio.Task[None]] = set()
+
+    async def end_then_interrupt() -> None:
+        await feed.end_streams(STREAMS_END_WITHIN_SECONDS)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    loop.add_signal_handler(
+        signal.SIGTERM, lambda: ending.add(loop.create_task(end_then_interrupt()))
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -51,7 +51,9 @@ class Subscription:
                 raise StreamEnded(self.ended)
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), within)
+                # asyncio.timeout, not wait_for: no task of its own for every wait.
+                async with asyncio.timeout(within):
+                    await self._ready.wait()
             except TimeoutError:
                 return b""
             if not self._frames:
