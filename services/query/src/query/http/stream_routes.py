@@ -145,7 +145,7 @@ def stream_routes(
             current = await informer.get_or_read(order_uid)
             first = _first_event(order_uid, current, since)
             if first is not None:
-                subscription.push(first, first)
+                subscription.push(first)
             return EventStreamResponse(subscription, heartbeat_seconds, stream.pop_all().close)
         raise AssertionError("unreachable")
 

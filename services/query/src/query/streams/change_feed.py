@@ -38,7 +38,6 @@ from query.streams.subscription import Subscription
 
 # The orders of one send on the newest orders' stream: the page's first page.
 NEWEST_PER_SEND = 20
-_OVERFLOW = frames.reload_event(None, "overflow")
 
 
 @dataclass(slots=True)
@@ -129,21 +128,21 @@ class OrderChangeFeed:
         watchers = self._watchers.get(order_uid)
         if watchers:
             frame = frames.order_event(order_uid, version, status, document)
-            self._push(watchers, frame, _OVERFLOW)
+            self._push(watchers, frame)
 
     def erased(self, order_uid: str, version: int, seq: int, event_id: int) -> None:
         self._record(Change(event_id, seq, order_uid, version, "created", None, erased=True))
         watchers = self._watchers.get(order_uid)
         if watchers:
             frame = frames.erased_event(order_uid, version, event_id=version)
-            self._push(watchers, frame, _OVERFLOW)
+            self._push(watchers, frame)
 
     def courier_changed(self, order_uid: str) -> None:
         watchers = self._watchers.get(order_uid)
         if watchers:
             version = self._version_of(order_uid)
             frame = frames.courier_event(order_uid, version)
-            self._push(watchers, frame, _OVERFLOW)
+            self._push(watchers, frame)
 
     def couriers_unknown(self) -> None:
         """Courier changes may have been missed (the listener reconnected): every watched
@@ -202,7 +201,7 @@ class OrderChangeFeed:
         subscription = self._subscription()
         missed = b"" if last_event_id is None else self._missed_since(last_event_id)
         opening = missed + frames.position_event(self.last_event_id)
-        subscription.push(opening, opening)
+        subscription.push(opening)
         self._newest.add(subscription)
         try:
             yield subscription
@@ -251,7 +250,7 @@ class OrderChangeFeed:
             return
         frame = b"".join(change.summary_frame() for change in _last(pending, NEWEST_PER_SEND))
         self.stats.newest_sends += 1
-        self._push(self._newest, frame, _OVERFLOW)
+        self._push(self._newest, frame)
 
     def _record(self, change: Change) -> None:
         self.last_event_id = max(self.last_event_id, change.event_id)
@@ -266,9 +265,9 @@ class OrderChangeFeed:
             self._pending[change.order_uid] = change
             self._send_requested.set()
 
-    def _push(self, subscriptions: set[Subscription], frame: bytes, reload: bytes) -> None:
+    def _push(self, subscriptions: set[Subscription], frame: bytes) -> None:
         for subscription in list(subscriptions):
-            subscription.push(frame, reload)
+            subscription.push(frame)
             if subscription.ended == "overflow":
                 self.stats.overflows += 1
                 subscriptions.discard(subscription)

@@ -8,6 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from query.streams.frames import reload_event
+
+# Without an id: the client's Last-Event-ID stays that of the last event it was sent.
+OVERFLOW = reload_event(None, "overflow")
+
 
 class StreamEnded(Exception):
     """Nothing more will come on this subscription: it overflowed or the replica stops."""
@@ -22,12 +27,12 @@ class Subscription:
         self.ended: str | None = None
         self.ended_event = asyncio.Event()
 
-    def push(self, frame: bytes, reload: bytes) -> None:
-        """Queue `frame`; if the buffer is full, replace what waits by `reload` and end."""
+    def push(self, frame: bytes) -> None:
+        """Queue `frame`; if the buffer is full, replace what waits by OVERFLOW and end."""
         if self.ended is not None:
             return
         if len(self._frames) >= self._capacity:
-            self.end("overflow", reload)
+            self.end("overflow", OVERFLOW)
             return
         self._frames.append(frame)
         self._ready.set()
