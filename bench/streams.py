@@ -49,6 +49,12 @@ _ORDER_ID = re.compile(rb'event: order\ndata: \{"order_uid":"([^"]+)"')
 _UID_IN_ANNOUNCEMENT = re.compile(rb'"order_uid":"([^"]+)"')
 
 
+def replica_counter(replica: session.ServiceProcess, name: str) -> float:
+    text = httpx.get(f"{replica.base_url}/metrics", timeout=10).text
+    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 @dataclass
 class Round:
     rps: float
@@ -191,12 +197,16 @@ def main() -> None:
             )
             clients.start()
             assert ours.recv() == "ready"
+            sends = replica_counter(replica, "query_stream_newest_sends_total")
+            overflows = replica_counter(replica, "query_stream_overflows_total")
             publisher = _publish_at_rate(servers.kafka_bootstrap, SEED + 2 + 2 * number)
             time.sleep(1)
             with_streams.append(_hot_path_round(replica, url))
             publisher.join()
+            sends = replica_counter(replica, "query_stream_newest_sends_total") - sends
+            overflows = replica_counter(replica, "query_stream_overflows_total") - overflows
             ours.send("stop")
-            results.append(ours.recv())
+            results.append({**ours.recv(), "sends": sends, "overflows": overflows})
             clients.join(timeout=30)
             print(
                 f"   round {number + 1}: {without[-1].rps:,.0f} req/s without streams, "
@@ -231,9 +241,12 @@ def main() -> None:
         f"per round: p50 {p50s} ms; p99 {p99s} ms; median p50 {median_p50:.0f} ms, "
         f"p99 {median_p99:.0f} ms"
     )
+    sends = sum(result["sends"] for result in results)
+    overflows = sum(result["overflows"] for result in results)
     print(
-        f"   {events:,} order events read ({sum(r['bytes'] for r in results) / 1e6:,.0f} MB), "
-        f"{refused} streams refused"
+        f"   {events:,} order events read ({sum(r['bytes'] for r in results) / 1e6:,.0f} MB); "
+        f"{sends:,.0f} sends of gathered changes to every stream; {overflows:,.0f} streams "
+        f"dropped for a full buffer; {refused} refused"
     )
     print(
         f"   hot path (wrk -t1 -c32, one cached order): {alone.rps:,.0f} req/s and "
