@@ -27,7 +27,7 @@ lint: ## ruff over everything
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-bench: ## the ingest, query, query shape (workers or replicas), courier, command, invalid-body, freshness and tracing benchmarks (wrk drives the HTTP load); print their figures
+bench: ## the ingest, query, query shape (workers or replicas), courier, command, invalid-body, freshness, tracing and live-stream benchmarks (wrk drives the HTTP load); print their figures
 	@bash scripts/install-prerequisites.sh bench
 	$(UV) run --frozen python -m bench
 

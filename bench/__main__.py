@@ -19,6 +19,7 @@ BENCHMARKS = [
     "invalid_bodies",
     "freshness",
     "tracing",
+    "streams",
 ]
 
 

@@ -48,13 +48,17 @@ def create_ceiling_app(bodies: dict[str, bytes]) -> ASGIApp:
     return app  # type: ignore[return-value]
 
 
+async def _nothing_to_end() -> None:
+    """The ceiling has no streams to end before it stops."""
+
+
 def main() -> None:
     port, body_file, orders = sys.argv[1:4]
     body = Path(body_file).read_bytes()
     # One copy per order, as the replica holds one document each: random ids then touch
     # as much memory here as there.
     bodies = {f"bench{index:010d}": bytes(bytearray(body)) for index in range(1, int(orders) + 1)}
-    serve(create_ceiling_app(bodies), "127.0.0.1", int(port), "granian")
+    serve(create_ceiling_app(bodies), "127.0.0.1", int(port), "granian", on_stop=_nothing_to_end)
 
 
 if __name__ == "__main__":

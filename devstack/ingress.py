@@ -5,7 +5,8 @@ locally exactly as in a cluster.
 Each path a service lists in its `ingress_paths` (devstack.services) goes to that service,
 as a Kubernetes `Prefix` path: the path itself and what lies below it, element by element
 (`/api/v1/couriers` and `/api/v1/couriers/7`, not `/api/v1/couriersX`). Everything else
-goes to the INGRESS_DEFAULT service, balanced round-robin over all its replicas.
+goes to the INGRESS_DEFAULT service, balanced round-robin over all its replicas; its live
+streams (STREAMS_PATH) unbuffered and with long read timeouts.
 
 nginx runs in the foreground as whoever starts it (supervisord for `make up`, the test
 harness's Popen), with its pid, temporary files and configuration in a folder of ours and
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from devstack.process import ServerCommand
 from devstack.readiness import wait_until
-from devstack.services import INGRESS_DEFAULT, SERVICES
+from devstack.services import INGRESS_DEFAULT, SERVICES, STREAMS_PATH
 
 _CONFIG = """\
 # Written by devstack.ingress for this stack; rewritten at every start.
@@ -56,6 +57,17 @@ http {{
         proxy_set_header X-Forwarded-Proto $scheme;
 
 {locations}
+        # The page's live streams (server-sent events): passed on as they come, never
+        # buffered, and kept open however quiet (the replicas send a comment every 15 s).
+        location ^~ {streams}/ {{
+            proxy_pass http://{default};
+            proxy_buffering off;
+            proxy_cache off;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+            proxy_next_upstream error timeout http_502 http_503;
+        }}
+
         # The page and the order API: everything no service above claims.
         location / {{
             proxy_pass http://{default};
@@ -110,6 +122,7 @@ def render_config(
         access_log=access_log,
         port=port,
         default=INGRESS_DEFAULT,
+        streams=STREAMS_PATH,
         upstreams="".join(_upstream(service, replicas[service]) for service in upstreams),
         locations="".join(
             _prefix_locations(path, service)

@@ -57,6 +57,9 @@ SERVICES: dict[str, Service] = {
 # The service behind the ingress's `/` (the page and the order API), as the chart's
 # `ingress.service`.
 INGRESS_DEFAULT = "query"
+# Its live streams (server-sent events), which a proxy must pass on unbuffered, as the
+# chart's `ingress.streams`.
+STREAMS_PATH = "/api/v1/events"
 
 
 def logins() -> list[Login]:

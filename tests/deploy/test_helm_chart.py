@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from devstack import ingress
-from devstack.services import INGRESS_DEFAULT
+from devstack.services import INGRESS_DEFAULT, STREAMS_PATH
 from tests.deploy.conftest import (
     CHART,
     KIND_VALUES,
@@ -178,12 +178,19 @@ def test_every_service_selects_exactly_its_own_pods(rendering: Rendering) -> Non
             assert port["targetPort"] in ports
 
 
+def ingress_paths(rendering: Rendering) -> list[dict]:
+    """Every path of every Ingress (each has one rule: one host)."""
+    paths = []
+    for document in rendering.of_kind("Ingress"):
+        (rule,) = document["spec"]["rules"]
+        paths.extend(rule["http"]["paths"])
+    return paths
+
+
 def ingress_routes(rendering: Rendering) -> dict[str, str]:
     """Ingress path -> the component of the Service it sends to (whose port it names)."""
-    (ingress,) = rendering.of_kind("Ingress")
-    (rule,) = ingress["spec"]["rules"]
     routes = {}
-    for path in rule["http"]["paths"]:
+    for path in ingress_paths(rendering):
         assert path["pathType"] == "Prefix", path
         backend = path["backend"]["service"]
         service = rendering.named("Service", backend["name"])
@@ -196,11 +203,28 @@ def test_ingress_sends_the_page_and_the_api_to_the_query_service(rendering: Rend
     assert ingress_routes(rendering)["/"] == "query"
 
 
+def test_the_live_streams_have_an_ingress_that_passes_them_unbuffered(
+    rendering: Rendering,
+) -> None:
+    streams = rendering.named("Ingress", "order-service-streams")
+    (rule,) = streams["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == STREAMS_PATH
+    assert ingress_routes(rendering)[STREAMS_PATH] == "query"
+    annotations = streams["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    main = next(doc for doc in rendering.of_kind("Ingress") if doc is not streams)
+    assert "nginx.ingress.kubernetes.io/proxy-buffering" not in (
+        main["metadata"].get("annotations") or {}
+    )
+
+
 def test_ingress_sends_the_courier_api_to_the_courier_service(rendering: Rendering) -> None:
     routes = ingress_routes(rendering)
     assert routes["/api/v1/couriers"] == "courier"
     assert routes["/api/v1/assignments"] == "courier"
-    assert set(routes) == {"/", "/api/v1/couriers", "/api/v1/assignments"}
+    assert set(routes) == {"/", "/api/v1/couriers", "/api/v1/assignments", STREAMS_PATH}
 
 
 def test_the_local_ingress_of_make_up_routes_as_the_chart_ingress_does(
@@ -208,12 +232,16 @@ def test_the_local_ingress_of_make_up_routes_as_the_chart_ingress_does(
 ) -> None:
     """`make up`'s nginx takes its routes from devstack.services; they must be the chart's."""
     local = {path: service for service, paths in ingress.routes().items() for path in paths}
-    assert ingress_routes(default_rendering) == {"/": INGRESS_DEFAULT, **local}
+    assert ingress_routes(default_rendering) == {
+        "/": INGRESS_DEFAULT,
+        STREAMS_PATH: INGRESS_DEFAULT,
+        **local,
+    }
 
 
 def test_a_disabled_service_takes_its_ingress_paths_with_it() -> None:
     rendering = Rendering("no courier", helm_template("--set", "services.courier.enabled=false"))
-    assert ingress_routes(rendering) == {"/": "query"}
+    assert ingress_routes(rendering) == {"/": "query", STREAMS_PATH: "query"}
 
 
 def test_notes_tell_the_user_how_to_reach_the_page(tmp_path: Path) -> None:

@@ -157,11 +157,15 @@ def test_live_update_syncs_existing_sources_into_the_installed_packages(
 def ingress_backend(rendering: Rendering, path: str) -> str:
     """The component the Ingress sends `path` to: its longest Prefix path that matches,
     element by element, as Kubernetes matches them."""
-    (ingress,) = rendering.of_kind("Ingress")
-    (rule,) = ingress["spec"]["rules"]
+    paths = [
+        entry
+        for ingress in rendering.of_kind("Ingress")
+        for rule in ingress["spec"]["rules"]
+        for entry in rule["http"]["paths"]
+    ]
     matching = [
         entry
-        for entry in rule["http"]["paths"]
+        for entry in paths
         if entry["path"] == "/"
         or path == entry["path"]
         or path.startswith(entry["path"].rstrip("/") + "/")

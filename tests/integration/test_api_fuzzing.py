@@ -30,6 +30,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 
+from devstack.services import STREAMS_PATH
 from order_shared.model import decode_order, encode_order
 from order_shared.rules import rule_violations
 from order_shared.topics import ORDERS
@@ -189,6 +190,12 @@ def fuzz(
     failures = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path.startswith(STREAMS_PATH):
+            # The live streams are not fuzzed: one answered 200 never ends, so no request
+            # of it completes a round trip to validate. Their refusals (400, 503 with
+            # Retry-After) are tested in test_query_streams, their documents in
+            # tests/unit/test_query_openapi.py.
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(mode))

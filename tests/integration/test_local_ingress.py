@@ -9,6 +9,7 @@ import httpx
 from tests.courier_io import CourierUnderTest, orders_created_in_order, phone, publish_orders
 from tests.harness import IngressProcess, Servers, ServiceProcess, eventually
 from tests.metrics_io import metric_total
+from tests.stream_io import is_order, reading
 
 
 def answered_by(response: httpx.Response) -> str:
@@ -63,3 +64,21 @@ def test_the_ingress_spreads_requests_over_both_query_replicas(
     grown = [after - before for before, after in zip(hits_before, hits_after, strict=True)]
     # Round robin: each replica answered about half; other tests may add hits, never remove.
     assert all(growth >= 5 for growth in grown), grown
+
+
+def test_live_streams_pass_through_the_ingress_as_they_come(
+    servers: Servers, ingress: IngressProcess
+) -> None:
+    """The stream's events arrive through nginx one by one, while the response goes on."""
+    first, second = orders_created_in_order(9503, 2)
+    with reading(f"{ingress.base_url}/api/v1/events/newest-orders") as stream:
+        assert stream.opened() == 200
+        assert stream.response_headers is not None
+        assert stream.response_headers["content-type"].startswith("text/event-stream")
+        publish_orders(servers, [first])
+        stream.wait_for(is_order(first.order_uid), timeout=30)
+        publish_orders(servers, [second])
+        stream.wait_for(is_order(second.order_uid), timeout=30)
+        assert not stream.ended.is_set()
+    with reading(f"{ingress.base_url}/api/v1/events/orders/{first.order_uid}") as stream:
+        assert stream.wait_for(is_order(first.order_uid)).data["version"] == 1

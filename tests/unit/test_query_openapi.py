@@ -54,3 +54,15 @@ def test_every_reference_names_a_schema_of_the_document(document: dict[str, Any]
 @pytest.mark.parametrize("name", ["Order", "Delivery", "Payment", "Item"])
 def test_the_order_objects_take_no_other_fields(document: dict[str, Any], name: str) -> None:
     assert document["components"]["schemas"][name]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/events/orders/{order_uid}", "/api/v1/events/newest-orders"]
+)
+def test_the_live_streams_are_documented_as_event_streams(
+    document: dict[str, Any], path: str
+) -> None:
+    answers = document["paths"][path]["get"]["responses"]
+    assert set(answers) == {"200", "400", "503"}
+    assert set(answers["200"]["content"]) == {"text/event-stream"}
+    assert "retry-after" in answers["503"]["description"].lower().replace("`", "")

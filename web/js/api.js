@@ -72,7 +72,11 @@ export async function requestOrder(id, signal) {
   const body = await readJson(response);
   const detail = isPlainObject(body) ? body.detail : undefined;
   if (response.status === 200) {
-    return isPlainObject(body) ? { kind: 'found', order: body } : { kind: 'unexpected', status: 200 };
+    // The entity tag is the order's version: where the order's live stream takes over.
+    const version = Number.parseInt((response.headers.get('etag') ?? '').replaceAll('"', ''), 10);
+    return isPlainObject(body)
+      ? { kind: 'found', order: body, version: Number.isSafeInteger(version) ? version : 0 }
+      : { kind: 'unexpected', status: 200 };
   }
   if (response.status === 404) {
     return { kind: 'not-found' };

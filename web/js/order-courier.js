@@ -42,6 +42,22 @@ export async function loadCourier(id) {
   showOutcome(outcome);
 }
 
+/**
+ * Asks again who delivers order `id` (its courier changed): the card keeps what it shows
+ * until the answer replaces it, so nothing flickers.
+ */
+export async function refreshCourier(id) {
+  active?.cancel();
+  const request = new TimedRequest(() => {});
+  active = request;
+  const outcome = await request.outcome((signal) => requestAssignment(id, signal), 'aborted');
+  if (active !== request || outcome.kind === 'aborted') {
+    return;
+  }
+  active = null;
+  showOutcome(outcome);
+}
+
 /** Abandons the request in flight and empties the card (the order is hidden). */
 export function forgetCourier() {
   active?.cancel();

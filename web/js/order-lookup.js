@@ -6,6 +6,7 @@ import { pushIdToUrl, readIdFromUrl, replaceIdInUrl } from './address.js';
 import { describeValue } from './json-values.js';
 import { loadCourier } from './order-courier.js';
 import { ID_RULE, describeIdProblem, extractId } from './order-id.js';
+import { followOrder, stopFollowingOrder } from './order-live.js';
 import { focusOrder, hideOrder, renderOrder } from './order-view.js';
 
 const form = document.getElementById('lookup-form');
@@ -65,6 +66,7 @@ function resetToIdle() {
   currentId = null;
   idInput.value = '';
   clearInvalidMark();
+  stopFollowingOrder();
   hideOrder();
   setMessage('idle', '');
 }
@@ -75,7 +77,8 @@ function showOrder(id, { updateUrl, focusResult }) {
 
   const problem = describeIdProblem(id);
   if (problem) {
-    hideOrder();
+    stopFollowingOrder();
+  hideOrder();
     showBadId(problem);
     return;
   }
@@ -106,6 +109,7 @@ async function lookUpOrder(id, focusResult) {
   const lookup = { request };
   activeLookup = lookup;
 
+  stopFollowingOrder();
   hideOrder();
   setMessage('loading', `Loading order ${id}…`);
 
@@ -139,6 +143,7 @@ function showOutcome(id, outcome, focusResult) {
   switch (outcome.kind) {
     case 'found':
       renderOrder(outcome.order, outcome.status);
+      followOrder(id, outcome.order, outcome.version, outcome.status, () => lookUpOrder(id, false));
       setMessage('found', `Showing order ${id}.`);
       if (focusResult) {
         focusOrder();

@@ -31,6 +31,20 @@ export function renderOrder(order, status) {
   document.title = `Order ${describeValue(order.order_uid)} · ${BASE_TITLE}`;
 }
 
+/** The order's status changed (its document did not). */
+export function updateStatus(order, status) {
+  fillStatusBadge(statusBadge, status);
+  renderSummary(order, status);
+}
+
+/** The order was erased while shown: it stays on the page, marked so. */
+export function markErased() {
+  statusBadge.className = 'badge';
+  statusBadge.dataset.status = 'erased';
+  statusBadge.textContent = 'erased';
+  statusBadge.title = 'This order was erased; what is shown is what it was.';
+}
+
 export function hideOrder() {
   article.hidden = true;
   forgetRawJson();

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 import uvloop
@@ -30,8 +31,25 @@ GRANIAN_LOGGING = {
 }
 
 
-def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
-    """Serve until SIGTERM or SIGINT."""
+StopHook = Callable[[], Awaitable[None]]
+
+
+# Requests granian serves at once beyond the live streams: its default (128 in all) would
+# let 128 open streams hold back every other request.
+REQUESTS_BESIDE_STREAMS = 1024
+
+
+def serve(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    server: AsgiServer,
+    on_stop: StopHook,
+    max_streams: int = 0,
+) -> None:
+    """Serve until SIGTERM or SIGINT; `on_stop` is awaited first (it ends the live
+    streams, which the server would otherwise wait for before it stops). Up to
+    `max_streams` responses may stay open without holding back the others."""
     if server == "uvicorn":
         import uvicorn
 
@@ -44,12 +62,17 @@ def serve(app: ASGIApp, host: str, port: int, server: AsgiServer) -> None:
             lifespan="on",
             log_level="warning",
             access_log=False,
+            # uvicorn has no hook before it waits for open responses: it cancels what is
+            # left of the streams after this many seconds.
+            timeout_graceful_shutdown=5,
         )
     else:
-        uvloop.run(_serve_granian(app, host, port))
+        uvloop.run(_serve_granian(app, host, port, on_stop, max_streams))
 
 
-async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
+async def _serve_granian(
+    app: ASGIApp, host: str, port: int, on_stop: StopHook, max_streams: int
+) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -60,16 +83,23 @@ async def _serve_granian(app: ASGIApp, host: str, port: int) -> None:
         port=port,
         interface=Interfaces.ASGI,
         websockets=False,
+        backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
     )
     loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        await on_stop()
+        server.stop()
+
+    stopping: set[asyncio.Task[None]] = set()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(stop_signal, server.stop)
+        loop.add_signal_handler(stop_signal, lambda: stopping.add(loop.create_task(stop())))
     await server.serve()
 
 
-def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+def serve_workers(factory: str, host: str, port: int, workers: int, max_streams: int) -> None:
     """`workers` granian processes, each calling `factory` ("module:function") for its app;
     granian stops them on SIGTERM or SIGINT."""
     from granian import Granian
@@ -84,6 +114,7 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
         workers=workers,
         loop=Loops.uvloop,
         websockets=False,
+        backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
         factory=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from pathlib import Path
@@ -56,12 +57,47 @@ class QuerySettings(ServiceSettings):
     # Commands per client (a token, or an address for unauthenticated attempts) per minute.
     command_rate_per_minute: int = Field(default=600, ge=1, le=10_000_000)
 
+    # Live streams of the page (README, "Live updates").
+    stream_max_streams: int = Field(default=2_000, ge=1, le=100_000)
+    stream_max_per_address: int = Field(default=16, ge=1, le=100_000)
+    stream_buffer_events: int = Field(default=32, ge=1, le=10_000)
+    stream_history_changes: int = Field(default=20_000, ge=1, le=10_000_000)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    stream_newest_interval_ms: int = Field(default=200, ge=0, le=60_000)
+    # Where the courier service's tables live, for their change notifications (the
+    # courier card of an order's stream); unset: DATABASE_URL, the database they share.
+    courier_database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or
+    # networks): the ingress in front of the replicas.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+
     @property
     def idempotency_lease_seconds(self) -> int:
         """How long an Idempotency-Key's claim lasts without its answer: longer than the
         longest a command takes (its Kafka send, its `Prefer: wait`, and a margin for a
         PostgreSQL read), so only a replica that died mid-command lets it run out."""
         return self.command_wait_max_seconds + math.ceil(self.kafka_send_timeout_seconds) + 10
+
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for position, part in enumerate(value.split(","), start=1):
+            if not part.strip():
+                continue
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"entry {position} is not an address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _workers_need_granian(self) -> QuerySettings:

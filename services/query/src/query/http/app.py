@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +44,16 @@ from query.http.idempotent_commands import CommandUnavailable
 from query.http.metrics import HitCount, QueryMetrics
 from query.http.routes import health_routes, order_routes
 from query.http.security_headers import add_security_headers
+from query.http.stream_routes import stream_routes
 from query.informer.informer import InformerLimits, OrderInformer
 from query.request_database import DatabaseUnavailable
 from query.settings import QuerySettings
+from query.streams.admission import StreamAdmission
+from query.streams.assignment_listener import listen_for_assignments
+from query.streams.change_feed import FeedLimits, OrderChangeFeed
+
+# Streams end with their last write, or are dropped after the event stream's drain time.
+STREAMS_END_WITHIN_SECONDS = 2.0
 
 
 async def _read_only(connection: AsyncConnection) -> None:
@@ -103,7 +112,9 @@ def create_app(settings: QuerySettings) -> ASGIApp:
     return build(settings).app
 
 
-def build(settings: QuerySettings) -> Replica:
+def build(settings: QuerySettings, *, worker_process: bool = False) -> Replica:
+    """The replica; `worker_process`: it runs as one of several granian workers, which
+    end their streams on SIGTERM themselves (see `_ending_streams_on_sigterm`)."""
     pool = create_pool(
         settings.database_url,
         max_size=settings.database_pool_size,
@@ -122,6 +133,16 @@ def build(settings: QuerySettings) -> Replica:
             catch_up_interval_seconds=settings.resync_interval_seconds,
             list_batch_size=settings.warm_batch_size,
         ),
+        FeedLimits(
+            history_size=settings.stream_history_changes,
+            buffer_size=settings.stream_buffer_events,
+            newest_interval=settings.stream_newest_interval_ms / 1000,
+        ),
+    )
+    admission = StreamAdmission(
+        settings.stream_max_streams,
+        settings.stream_max_per_address,
+        settings.trusted_proxy_networks(),
     )
     hits = HitCount()
     publisher = CommandPublisher(
@@ -152,7 +173,10 @@ def build(settings: QuerySettings) -> Replica:
         logging_config=None,
         route_handlers=[
             order_routes(informer, pool, command_routes(commands)),
-            *health_routes(informer, QueryMetrics(informer, hits, durations, refusals), refusals),
+            stream_routes(informer, admission, settings.stream_heartbeat_seconds),
+            *health_routes(
+                informer, QueryMetrics(informer, hits, durations, refusals, admission), refusals
+            ),
             create_static_files_router(
                 path="/",
                 directories=[settings.web_root],
@@ -162,7 +186,16 @@ def build(settings: QuerySettings) -> Replica:
             ),
             _page_head(settings.web_root),
         ],
-        lifespan=[_running(pool, redis, informer, publisher)],
+        lifespan=[
+            _running(
+                pool,
+                redis,
+                informer,
+                publisher,
+                settings.courier_database_url or settings.database_url,
+                worker_process,
+            )
+        ],
         middleware=[route_tracing()] if tracing else [],
         before_send=[add_security_headers],
         exception_handlers={
@@ -195,10 +228,15 @@ def build(settings: QuerySettings) -> Replica:
 
 
 def _running(
-    pool: AsyncConnectionPool, redis: Redis, informer: OrderInformer, publisher: CommandPublisher
+    pool: AsyncConnectionPool,
+    redis: Redis,
+    informer: OrderInformer,
+    publisher: CommandPublisher,
+    courier_database_url: str,
+    worker_process: bool,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """The lifespan: open the pool, run the informer and the command publisher; on the
-    way out, the reverse."""
+    """The lifespan: open the pool, run the informer, the command publisher and the
+    streams' feed; on the way out, the reverse, the streams ended first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -208,9 +246,34 @@ def _running(
             resources.push_async_callback(redis.aclose)
             resources.push_async_callback(_cancel, asyncio.create_task(informer.run()))
             resources.push_async_callback(_cancel, asyncio.create_task(publisher.run()))
+            feed = informer.feed
+            resources.push_async_callback(_cancel, asyncio.create_task(feed.run()))
+            resources.push_async_callback(
+                _cancel, asyncio.create_task(listen_for_assignments(courier_database_url, feed))
+            )
+            resources.callback(feed.close)
+            if worker_process:
+                _ending_streams_on_sigterm(feed)
             yield
 
     return lifespan
+
+
+def _ending_streams_on_sigterm(feed: OrderChangeFeed) -> None:
+    """In a granian worker process: granian stops a worker on SIGTERM and then waits for
+    its open responses, which streams never end by themselves, and the lifespan's end
+    comes only after. So SIGTERM is taken over here: the streams end first, then the
+    worker is interrupted with SIGINT, which granian's own handler still takes."""
+    loop = asyncio.get_running_loop()
+    ending: set[asyncio.Task[None]] = set()
+
+    async def end_then_interrupt() -> None:
+        await feed.end_streams(STREAMS_END_WITHIN_SECONDS)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    loop.add_signal_handler(
+        signal.SIGTERM, lambda: ending.add(loop.create_task(end_then_interrupt()))
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from order_shared.request_durations import RequestDurations
 from query.commands.redis_refusals import RedisRefusals
 from query.informer.informer import OrderInformer
+from query.streams.admission import StreamAdmission
 
 
 class HitCount:
@@ -128,6 +129,41 @@ class _InformerCollector(Collector):
         )
 
 
+class _StreamCollector(Collector):
+    def __init__(self, informer: OrderInformer, admission: StreamAdmission) -> None:
+        self._feed = informer.feed
+        self._admission = admission
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._feed.stats
+        yield GaugeMetricFamily(
+            "query_streams_open", "Live streams open on this replica", self._admission.open
+        )
+        refused = CounterMetricFamily(
+            "query_streams_refused",
+            "Streams refused (503) by the cap they met: the replica's or an address's",
+            labels=["limit"],
+        )
+        for limit, count in self._admission.refused.items():
+            refused.add_metric([limit], count)
+        yield refused
+        yield CounterMetricFamily(
+            "query_stream_overflows",
+            "Streams dropped because the client let its buffer fill",
+            stats.overflows,
+        )
+        yield CounterMetricFamily(
+            "query_stream_newest_sends",
+            "Sends of gathered changes to the newest orders' streams",
+            stats.newest_sends,
+        )
+        yield CounterMetricFamily(
+            "query_stream_resume_reloads",
+            "Newest orders' streams resumed from before the history, told to reload",
+            stats.reloads_on_resume,
+        )
+
+
 class QueryMetrics:
     def __init__(
         self,
@@ -135,9 +171,11 @@ class QueryMetrics:
         hits: HitCount,
         durations: RequestDurations,
         refusals: RedisRefusals,
+        admission: StreamAdmission,
     ) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_InformerCollector(informer, hits))
+        self._registry.register(_StreamCollector(informer, admission))
         self._registry.register(durations)
         self._registry.register(refusals)
 

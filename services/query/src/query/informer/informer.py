@@ -19,6 +19,7 @@ from query.informer.lookup import OrderLookup
 from query.informer.order_reader import UnreadableOrder, read_order
 from query.informer.reflector import OrderReflector
 from query.informer.store import CachedOrder, ErasedOrder, OrderStore
+from query.streams.change_feed import FeedLimits, OrderChangeFeed
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,13 @@ class InformerLimits:
 
 
 class OrderInformer:
-    def __init__(self, pool: AsyncConnectionPool, redis: Redis, limits: InformerLimits) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        redis: Redis,
+        limits: InformerLimits,
+        feed_limits: FeedLimits,
+    ) -> None:
         self.store = OrderStore(
             max_entries=limits.max_entries,
             max_bytes=limits.max_bytes,
@@ -42,6 +49,8 @@ class OrderInformer:
             not_found_ttl_seconds=limits.not_found_ttl_seconds,
         )
         self.waiters = ChangeWaiters()
+        # The streams of the page: told of every change the reflector applies.
+        self.feed = OrderChangeFeed(feed_limits, self.version_of)
         self.reflector = OrderReflector(
             self.store,
             pool,
@@ -49,6 +58,7 @@ class OrderInformer:
             catch_up_interval=limits.catch_up_interval_seconds,
             list_batch_size=limits.list_batch_size,
             on_applied=self.waiters.applied,
+            feed=self.feed,
         )
         self.lookup = OrderLookup(self.store, partial(read_order, pool))
         # The hot path, bound once: a cache hit is one call (it counts its own hits).
@@ -72,6 +82,14 @@ class OrderInformer:
 
     def __len__(self) -> int:
         return len(self.store)
+
+    def version_of(self, order_uid: str) -> int:
+        """The version of the order held or known erased here; 0 if neither."""
+        held = self.store.peek(order_uid)
+        if held is not None:
+            return held.version
+        erased = self.store.erased(order_uid)
+        return 0 if erased is None else erased.version
 
     async def get_or_read(
         self, order_uid: str

@@ -58,6 +58,7 @@ from order_shared.telemetry import context_from_traceparent
 from order_shared.topics import CHANGES_CHANNEL
 from query.informer.order_reader import UnreadableOrder, erased_since, stream_orders
 from query.informer.store import CachedOrder, OrderStore
+from query.streams.change_feed import OrderChangeFeed
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("query")
@@ -118,6 +119,7 @@ class OrderReflector:
         catch_up_interval: float,
         list_batch_size: int,
         on_applied: Callable[[ChangeAnnouncement], None] = lambda _: None,
+        feed: OrderChangeFeed | None = None,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -126,6 +128,8 @@ class OrderReflector:
         self._list_batch_size = list_batch_size
         # Told of every announcement once applied: commands waiting to read their write.
         self._on_applied = on_applied
+        # Told of every change applied after the first list: the page's live streams.
+        self._feed = feed
         self.synced = asyncio.Event()
         self.last_seq = 0
         self.stats = ReflectorStats()
@@ -158,6 +162,11 @@ class OrderReflector:
         with _collector_paused():
             count, _ = await self._load_changes_since(0)
         self.stats.relists[cause] += 1
+        if self._feed is not None:
+            if cause == Cause.START:
+                self._feed.started(self.last_seq)
+            else:
+                self._feed.relisted(self.last_seq)
         self._listed = True
         buffered, self._buffer = self._buffer, []
         for announcement in sorted(buffered, key=lambda a: a.seq):
@@ -237,16 +246,24 @@ class OrderReflector:
             if snapshot_seq < since_seq:
                 return 0, snapshot_seq
             apply = self._store.apply
+            # A list fills the store; a catch-up's changes also go to the streams.
+            feed = self._feed if since_seq else None
             async for orders in batches:
                 for order_uid, entry in orders:
                     if type(entry) is UnreadableOrder:
                         self._skip_unreadable(order_uid, entry)
                         continue
-                    apply(order_uid, entry, snapshot_seq)
+                    if apply(order_uid, entry, snapshot_seq) and feed is not None:
+                        feed.changed(
+                            order_uid, entry.version, entry.seq, entry.status, entry.body, since_seq
+                        )
                     count += 1
             if since_seq:  # a list starts from an empty store: nothing to drop
                 for order_uid, version, seq in await erased_since(connection, since_seq):
-                    count += self._store.erase(order_uid, version, seq)
+                    erased = self._store.erase(order_uid, version, seq)
+                    if erased and feed is not None:
+                        feed.erased(order_uid, version, seq, since_seq)
+                    count += erased
         self.last_seq = max(self.last_seq, snapshot_seq)
         return count, snapshot_seq
 
@@ -341,8 +358,9 @@ class OrderReflector:
                 announcement.order_uid, announcement.version, announcement.seq
             )
         elif document is None:
-            self._store.invalidate(announcement.order_uid, announcement.version, announcement.seq)
-            applied = True
+            applied = self._store.invalidate(
+                announcement.order_uid, announcement.version, announcement.seq
+            )
         else:
             applied = self._store.apply(
                 announcement.order_uid,
@@ -359,7 +377,26 @@ class OrderReflector:
             self.stats.announcements_ignored += 1
         self._on_applied(announcement)
         self._follow_sequence(announcement.seq)
+        if applied and self._feed is not None:
+            self._tell_feed(announcement, document)
         return applied
+
+    def _tell_feed(self, announcement: ChangeAnnouncement, document: bytes | None) -> None:
+        feed = self._feed
+        assert feed is not None
+        if announcement.erased:
+            feed.erased(
+                announcement.order_uid, announcement.version, announcement.seq, self.last_seq
+            )
+        else:
+            feed.changed(
+                announcement.order_uid,
+                announcement.version,
+                announcement.seq,
+                announcement.status,
+                document,
+                self.last_seq,
+            )
 
     def _follow_sequence(self, seq: int) -> None:
         if seq == self.last_seq + 1:

@@ -178,17 +178,19 @@ class OrderStore:
             orders.popitem()
         return True
 
-    def invalidate(self, order_uid: str, version: int, seq: int) -> None:
-        """Version `version` (change `seq`) exists: drop anything older; the next read fills."""
+    def invalidate(self, order_uid: str, version: int, seq: int) -> bool:
+        """Version `version` (change `seq`) exists: drop anything older; the next read fills.
+        False if the store knows of that version or a newer one."""
         if self._erased_since(order_uid, version):
-            return
+            return False
         self._forget_missing(order_uid)
         held = self.peek(order_uid)
         if held is not None:
             if held.version >= version:
-                return
+                return False
             self._drop(order_uid)
         self.dropped_seq = max(self.dropped_seq, seq)
+        return True
 
     def mark_missing(self, order_uid: str, as_of: int) -> bool:
         """Remember briefly that a read as of change `as_of` found no such order."""
