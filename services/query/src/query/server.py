@@ -38,6 +38,13 @@ StopHook = Callable[[], Awaitable[None]]
 # let 128 open streams hold back every other request.
 REQUESTS_BESIDE_STREAMS = 1024
 
+# With several workers, granian's main process waits for each worker to stop after passing
+# SIGTERM on, by default for ever. A worker still in its lifespan's start-up when the
+# signal comes misses it (granian 2.8 sets its shutdown flag before the worker serves, and
+# the server never sees it), and would serve on after the main process is gone. Past this
+# many seconds, well inside the pod's 30 s grace, such a worker is killed.
+WORKERS_KILL_TIMEOUT_SECONDS = 15
+
 
 def serve(
     app: ASGIApp,
@@ -115,6 +122,7 @@ def serve_workers(factory: str, host: str, port: int, workers: int, max_streams:
         loop=Loops.uvloop,
         websockets=False,
         backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_SECONDS,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
         factory=True,
