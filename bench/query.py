@@ -5,11 +5,14 @@ PostgreSQL (no Kafka):
    second, against PostgreSQL's own `COPY (the same statement) TO STDOUT`.
 2. Memory per cached order: the process's resident memory growth over that warm-up.
 3. Cache hits over HTTP with wrk on loopback, one replica holding every order: requests
-   per second and p50/p99 latency against the ceiling — a raw ASGI handler returning the
-   same bytes from a dict on the same granian with the same settings (`bench/ceiling.py`)
-   — for one id with BENCH_CONNECTIONS and twice as many connections, and for random ids
-   over all the orders. Rounds interleave replica and ceiling, so other load on the
-   machine hits both; each figure is the median round. The replica traces at its default
+   per second and p50/p99 latency against three references, each returning the same
+   bytes from a dict on one core: the raw ASGI ceiling and the raw RSGI ceiling (a bare
+   handler on the same granian with the same settings, `bench/ceiling.py`) and a lean Go
+   server (`net/http`, GOMAXPROCS=1, `bench/go_reference`, built here with the machine's
+   Go toolchain) — for one id with BENCH_CONNECTIONS and twice as many connections, and
+   for random ids over all the orders. Rounds interleave the four servers, so other load
+   on the machine hits all; each figure is the median round, and each ratio comes from
+   the one run. The replica traces at its default
    sampling (parent-based, 1 in 100 of the hits that begin a trace, at most
    TRACED_HITS_PER_SECOND of them a second; `bench tracing` shows the cost without that
    cap), exporting over OTLP to a Jaeger v2 started here (pinned out of the way:
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -206,32 +210,65 @@ def median_run(runs: list[WrkRun]) -> WrkRun:
     return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
 
 
-def start_ceiling(body_file: Path, orders: int) -> tuple[RunningServer, str]:
+GO_REFERENCE_SOURCE = Path(__file__).resolve().parent / "go_reference"
+
+
+def build_go_reference() -> Path:
+    """bench/go_reference built with the machine's Go toolchain (cached by Go)."""
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit("go not found: the query benchmark builds its Go reference with it")
+    binary = session.REPO / ".state" / "bench" / "go-reference"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [go, "build", "-trimpath", "-o", str(binary), "."],
+        cwd=GO_REFERENCE_SOURCE,
+        env={**os.environ, "CGO_ENABLED": "0"},
+        check=True,
+        timeout=600,
+    )
+    return binary
+
+
+def start_reference(name: str, command: Callable[[int], list[str]]) -> tuple[RunningServer, str]:
+    """A server the replica is measured against, on a free port, once it answers."""
     port = session.free_port()
     process = RunningServer(
-        ServerCommand(
-            "ceiling",
-            [sys.executable, "-m", "bench.ceiling", str(port), str(body_file), str(orders)],
-            env={"PYTHONPATH": str(session.REPO)},
-        ),
-        session.LOGS / "bench-ceiling.log",
+        ServerCommand(name, command(port), env={"PYTHONPATH": str(session.REPO)}),
+        session.LOGS / f"bench-{name}.log",
     )
     base_url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
         if process.process.poll() is not None:
-            raise RuntimeError(f"the ceiling exited; see {process.log_path}")
+            raise RuntimeError(f"{name} exited; see {process.log_path}")
         httpx.get(f"{base_url}/api/v1/orders/x", timeout=1)
         return True
 
     try:
-        wait_until(
-            answers, what=f"the ceiling at {base_url}", timeout=120, retry_on=httpx.HTTPError
-        )
+        wait_until(answers, what=f"{name} at {base_url}", timeout=120, retry_on=httpx.HTTPError)
     except BaseException:
         process.stop()
         raise
     return process, base_url
+
+
+def reference_commands(body_file: Path, orders: int) -> dict[str, Callable[[int], list[str]]]:
+    """What the replica is measured against, each answering the replica's own bytes from a
+    dict (a map) on one core: the raw ASGI ceiling (the replica's interface), the raw RSGI
+    ceiling (granian's own interface) and a lean Go server (net/http)."""
+    go_reference = build_go_reference()
+
+    def ceiling(interface: str) -> Callable[[int], list[str]]:
+        return lambda port: [
+            sys.executable, "-m", "bench.ceiling", str(port), str(body_file), str(orders), interface
+        ]  # fmt: skip
+
+    return {
+        "ASGI ceiling": ceiling("asgi"),
+        "RSGI ceiling": ceiling("rsgi"),
+        "Go net/http": lambda port: [str(go_reference), str(port), str(body_file), str(orders)],
+    }
 
 
 @dataclass(frozen=True)
@@ -241,12 +278,15 @@ class Scenario:
     script: Path | None = None  # a wrk Lua script choosing each request's path
 
 
+REPLICA = "replica"
+
+
 @dataclass(frozen=True)
 class HttpFigures:
-    replica: WrkRun
-    ceiling: WrkRun
-    replica_cpu_us: float  # medians over the rounds
-    ceiling_cpu_us: float
+    """One scenario: the median round of each server, and its median CPU per request."""
+
+    runs: dict[str, WrkRun]
+    cpu_us: dict[str, float]
 
 
 def random_ids_script(folder: Path, orders: int) -> Path:
@@ -264,7 +304,7 @@ def random_ids_script(folder: Path, orders: int) -> Path:
 def bench_http(
     servers: session.Servers, order_uid: str, orders: int, tracing: dict[str, str]
 ) -> dict[str, HttpFigures]:
-    """The replica against the raw ceiling, one round of each scenario after the other."""
+    """The replica against the references, one round of each scenario after the other."""
     path = f"/api/v1/orders/{order_uid}"
     replica = session.start_query(
         servers,
@@ -275,7 +315,7 @@ def bench_http(
         CACHE_MAX_ENTRIES=str(2 * orders),
         **tracing,
     )
-    ceiling: RunningServer | None = None
+    references: list[RunningServer] = []
     try:
         replica.wait_ready(timeout=900)  # it lists every order first
         response = httpx.get(replica.base_url + path, timeout=5)
@@ -283,10 +323,14 @@ def bench_http(
         with tempfile.TemporaryDirectory() as folder:
             body_file = Path(folder) / "order.json"
             body_file.write_bytes(response.content)
-            ceiling, ceiling_url = start_ceiling(body_file, orders)
-            pin(replica.pid)
-            pin(ceiling.pid)
-            assert httpx.get(ceiling_url + path, timeout=5).content == response.content
+            servers_under_test = {REPLICA: (replica.pid, replica.base_url)}
+            for name, command in reference_commands(body_file, orders).items():
+                process, base_url = start_reference(name, command)
+                references.append(process)
+                servers_under_test[name] = (process.pid, base_url)
+                assert httpx.get(base_url + path, timeout=5).content == response.content
+            for pid, _ in servers_under_test.values():
+                pin(pid)
             scenarios = [
                 Scenario(f"one id, {CONNECTIONS} connections", CONNECTIONS),
                 Scenario(f"one id, {2 * CONNECTIONS} connections", 2 * CONNECTIONS),
@@ -296,10 +340,6 @@ def bench_http(
                     random_ids_script(Path(folder), orders),
                 ),
             ]
-            servers_under_test = {
-                "replica": (replica.pid, replica.base_url),
-                "ceiling": (ceiling.pid, ceiling_url),
-            }
             for _, base_url in servers_under_test.values():
                 wrk(base_url + path, 1)  # warm up
             runs: dict[tuple[str, str], list[WrkRun]] = {}
@@ -316,16 +356,17 @@ def bench_http(
             print(f"   {scenario.name}: req/s per round {rounds}", flush=True)
         return {
             scenario.name: HttpFigures(
-                median_run(runs[scenario.name, "replica"]),
-                median_run(runs[scenario.name, "ceiling"]),
-                statistics.median(run.cpu_us for run in runs[scenario.name, "replica"]),
-                statistics.median(run.cpu_us for run in runs[scenario.name, "ceiling"]),
+                {name: median_run(runs[scenario.name, name]) for name in servers_under_test},
+                {
+                    name: statistics.median(run.cpu_us for run in runs[scenario.name, name])
+                    for name in servers_under_test
+                },
             )
             for scenario in scenarios
         }
     finally:
-        if ceiling is not None:
-            ceiling.stop()
+        for process in references:
+            process.stop()
         replica.stop()
 
 
@@ -425,7 +466,8 @@ def main() -> None:
         print(
             f"-- cache hits over HTTP: wrk -t1 on CPU {WRK_CPU}, the server on CPU "
             f"{SERVER_CPU}, {ROUNDS} interleaved rounds x {SECONDS} s; a replica holding "
-            f"{ORDERS:,} orders against the raw ceiling (bench/ceiling.py); the replica "
+            f"{ORDERS:,} orders against the raw ASGI and RSGI ceilings (bench/ceiling.py) and "
+            "a Go net/http server (bench/go_reference); the replica "
             + (
                 "exports spans over OTLP at its default sampling"
                 if tracing
@@ -442,19 +484,20 @@ def main() -> None:
     print("-- cache hits, one replica (median round; p50/p99 of that round)")
     for scenario, figures in http.items():
         print(f"   {scenario}")
-        for name, run, cpu_us in (
-            ("replica", figures.replica, figures.replica_cpu_us),
-            ("ceiling", figures.ceiling, figures.ceiling_cpu_us),
-        ):
+        for name, run in figures.runs.items():
             print(
-                f"     {name:8} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms  CPU {cpu_us:5.1f} us/request"
+                f"     {name:13} {run.rps:9,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
+                f"p99 {run.p99_ms:6.2f} ms  CPU {figures.cpu_us[name]:5.1f} us/request"
             )
-        print(
-            f"     replica/ceiling {figures.replica.rps / figures.ceiling.rps:.2f} in req/s, "
-            f"{figures.ceiling_cpu_us / figures.replica_cpu_us:.2f} in CPU per request"
-        )
+        replica = figures.runs[REPLICA]
+        for name, run in figures.runs.items():
+            if name != REPLICA:
+                print(
+                    f"     replica/{name:13} {replica.rps / run.rps:.2f} in req/s, "
+                    f"{figures.cpu_us[name] / figures.cpu_us[REPLICA]:.2f} in CPU per request"
+                )
     print(
         f"   granian {version('granian')}, embedded in the app's uvloop event loop, one "
-        "runtime thread, no access log (query/server.py), for both"
+        "runtime thread, no access log (query/server.py), for the replica and both "
+        "ceilings; the Go server with GOMAXPROCS=1 (bench/go_reference); each on one core"
     )

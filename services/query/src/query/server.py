@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
 AsgiServer = Literal["granian", "uvicorn"]
+# The bench's ceilings also run granian's own interface (RSGI); the service is ASGI.
+GranianInterface = Literal["asgi", "rsgi"]
 
 # Granian gives its loggers handlers of its own that print plain text to standard output;
 # without them its records reach the root logger, which writes the service's JSON lines.
@@ -53,10 +55,12 @@ def serve(
     server: AsgiServer,
     on_stop: StopHook,
     max_streams: int = 0,
+    interface: GranianInterface = "asgi",
 ) -> None:
     """Serve until SIGTERM or SIGINT; `on_stop` is awaited first (it ends the live
     streams, which the server would otherwise wait for before it stops). Up to
-    `max_streams` responses may stay open without holding back the others."""
+    `max_streams` responses may stay open without holding back the others. `interface`
+    "rsgi" (granian only) takes an RSGI app instead."""
     if server == "uvicorn":
         import uvicorn
 
@@ -74,11 +78,16 @@ def serve(
             timeout_graceful_shutdown=5,
         )
     else:
-        uvloop.run(_serve_granian(app, host, port, on_stop, max_streams))
+        uvloop.run(_serve_granian(app, host, port, on_stop, max_streams, interface))
 
 
 async def _serve_granian(
-    app: ASGIApp, host: str, port: int, on_stop: StopHook, max_streams: int
+    app: ASGIApp,
+    host: str,
+    port: int,
+    on_stop: StopHook,
+    max_streams: int,
+    interface: GranianInterface,
 ) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
@@ -88,7 +97,7 @@ async def _serve_granian(
         app,
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
         websockets=False,
         backpressure=max_streams + REQUESTS_BESIDE_STREAMS,
         log_level=LogLevels.warning,

@@ -1,0 +1,3 @@
+module orderservice/bench/goreference
+
+go 1.22
