@@ -9,6 +9,14 @@ is the median of three COPY runs: one run on a shared machine varies by a fifth.
 Each run reads the whole topic with a fresh consumer group into emptied tables; the batch
 sizes take turns, three runs each, and each figure is the median of its runs.
 
+Where the time goes: over the timed window, the ingestor's own
+`ingestor_consumer_stage_seconds{stage}` (order_shared.batch_consumer) and its process's CPU
+time, as shares of the window, for the median run of each batch size: fetch (waiting for
+Kafka and decoding), prepare (validation: JSON decoding, the schema, the canonical form and
+the COPY lines), handle (the database write: staging, the fence, the merge, the change
+counter, the outbox), commit and acknowledge (offsets, announcements). prepare runs while
+the previous batch is written, so the shares add up to more than the window.
+
     BENCH_INGEST_ORDERS=50000 BENCH_INGEST_WARMUP=10000 BENCH_INGEST_BATCHES=2000,5000 \
         uv run python -m bench ingest
 """
@@ -20,12 +28,16 @@ import hashlib
 import os
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import psycopg
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.session import Servers, make_servers, start_ingestor
+from bench.query import cpu_seconds
+from devstack.session import Servers, ServiceProcess, make_servers, start_ingestor
 from ingestor.order_rows import (
     COPY_DELIVERIES,
     COPY_ITEMS,
@@ -131,8 +143,32 @@ def _empty_tables(database_url: str) -> None:
         connection.execute("UPDATE change_counter SET last_seq = 0")
 
 
-def _ingest_rate(servers: Servers, batch_size: int, run: int) -> float:
-    """Orders per second over the timed orders, all of the topic read by a new group."""
+STAGE_METRIC = "ingestor_consumer_stage_seconds_total"
+CPU = "CPU (the process)"
+
+
+def _time_spent(ingestor: ServiceProcess) -> dict[str, float]:
+    """Seconds so far in each consumer stage, and the process's CPU seconds."""
+    text = httpx.get(f"{ingestor.base_url}/metrics", timeout=5).text
+    spent = {
+        sample.labels["stage"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == STAGE_METRIC
+    }
+    spent[CPU] = cpu_seconds(ingestor.pid)
+    return spent
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    rate: float  # orders per second
+    shares: dict[str, float]  # of the timed window, by stage (and CPU)
+
+
+def _ingest_rate(servers: Servers, batch_size: int, run: int) -> IngestRun:
+    """Orders per second over the timed orders, all of the topic read by a new group, and
+    where the ingestor's time went meanwhile."""
     _empty_tables(servers.admin_database_url)
     spawned = time.perf_counter()
     deadline = spawned + DEADLINE_SECONDS
@@ -141,7 +177,9 @@ def _ingest_rate(servers: Servers, batch_size: int, run: int) -> float:
     try:
         with psycopg.connect(servers.admin_database_url, autocommit=True) as polling:
             warmed_at = _committed_at(polling, WARM_UP_COUNT, deadline)
+            before = _time_spent(ingestor)
             finished_at = _committed_at(polling, WARM_UP_COUNT + ORDER_COUNT, deadline)
+            after = _time_spent(ingestor)
     finally:
         ingestor.stop()
     stored = _count(servers.admin_database_url)
@@ -154,7 +192,9 @@ def _ingest_rate(servers: Servers, batch_size: int, run: int) -> float:
         "before, for the warm-up)",
         flush=True,
     )
-    return rate
+    window = finished_at - warmed_at
+    shares = {stage: (after[stage] - before.get(stage, 0)) / window for stage in after}
+    return IngestRun(rate, shares)
 
 
 def main() -> None:
@@ -173,22 +213,27 @@ def main() -> None:
         started = time.perf_counter()
         asyncio.run(_prefill(servers.kafka_bootstrap, warm_up + orders))
         print(f"topic pre-filled in {time.perf_counter() - started:.1f} s ({items} timed items)")
-        runs_by_size: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
+        runs_by_size: dict[int, list[IngestRun]] = {size: [] for size in BATCH_SIZES}
         for run in range(RUNS):
             for size in BATCH_SIZES:
                 runs_by_size[size].append(_ingest_rate(servers, size, run))
-        rates = {size: sorted(runs)[len(runs) // 2] for size, runs in runs_by_size.items()}
+        medians = {
+            size: sorted(runs, key=lambda run: run.rate)[len(runs) // 2]
+            for size, runs in runs_by_size.items()
+        }
 
         copy_runs = [_copy_seconds(servers.admin_database_url, orders) for _ in range(CEILING_RUNS)]
         copy_seconds = sorted(copy_runs)[CEILING_RUNS // 2]
         ceiling = ORDER_COUNT / copy_seconds
         runs = ", ".join(f"{seconds:.2f}" for seconds in copy_runs)
         print(f"PostgreSQL COPY of the same rows: {ceiling:,.0f} orders/s (median of {runs} s)")
-        for size, rate in rates.items():
+        for size, median in medians.items():
             print(
-                f"batches of {size}: {rate:,.0f} orders/s (median of {RUNS} runs); "
-                f"ratio ingestor / COPY ceiling: {rate / ceiling:.2f}"
+                f"batches of {size}: {median.rate:,.0f} orders/s (median of {RUNS} runs); "
+                f"ratio ingestor / COPY ceiling: {median.rate / ceiling:.2f}"
             )
+            split = ", ".join(f"{stage} {share:.0%}" for stage, share in median.shares.items())
+            print(f"   where the time went (shares of that run's window): {split}")
     finally:
         servers.stop_all()
 

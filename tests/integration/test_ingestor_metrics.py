@@ -14,7 +14,7 @@ from order_shared.topics import ORDERS
 from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually
 from tests.kafka_io import Message, publish
-from tests.metrics_io import metric_total
+from tests.metrics_io import metric_total, metric_value
 from tests.store_io import events_of, order_row
 
 
@@ -95,3 +95,21 @@ def test_http_request_durations_are_kept_by_route_and_status(ingestor: ServicePr
         assert httpx.get(f"{ingestor.base_url}/readyz", timeout=5).status_code == 200
     assert count("/readyz", 200) == before + 3
     assert count("/metrics", 200) >= 1
+
+
+def test_consumer_stage_seconds_grow_with_each_batch(
+    servers: Servers, ingestor: ServiceProcess
+) -> None:
+    def spent(stage: str) -> float:
+        return metric_value(ingestor, "ingestor_consumer_stage_seconds_total", stage=stage)
+
+    stages = ("prepare", "handle", "commit", "acknowledge")
+    before = {stage: spent(stage) for stage in stages}
+    batch = orders(7103, 5)
+    publish(servers.kafka_bootstrap, ORDERS, messages(batch))
+    last = batch[-1].order_uid
+    eventually(lambda: order_row(servers.admin_database_url, last), timeout=30)
+
+    # The batch is acknowledged after its write; the metric follows at once.
+    eventually(lambda: spent("acknowledge") > before["acknowledge"], timeout=30)
+    assert all(spent(stage) > before[stage] for stage in stages)

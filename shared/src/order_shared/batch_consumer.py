@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
@@ -37,6 +38,7 @@ from typing import Literal, Protocol, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter
 from tenacity import AsyncRetrying, RetryCallState
 from tenacity.retry import retry_base
 from tenacity.wait import wait_base
@@ -125,11 +127,19 @@ class BatchConsumer(ConsumerRebalanceListener):
         topics: Sequence[str],
         progress: Progress,
         undecodable: UndecodableBatches,
+        stage_seconds: Counter,
         *,
         batch_max_records: int,
         batch_wait_ms: int,
     ) -> None:
+        """`stage_seconds` (labelled by stage) counts the seconds spent in each step of the
+        pipeline: where a consumer's time goes, read by `make bench ingest`."""
         self._consumer = consumer
+        self._fetching = stage_seconds.labels("fetch")
+        self._preparing = stage_seconds.labels("prepare")
+        self._handling = stage_seconds.labels("handle")
+        self._committing = stage_seconds.labels("commit")
+        self._acknowledging_time = stage_seconds.labels("acknowledge")
         self._topics = list(topics)
         self._progress = progress
         self._undecodable = undecodable
@@ -156,13 +166,15 @@ class BatchConsumer(ConsumerRebalanceListener):
         handling: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                records = await self._fetch()
+                with _timed(self._fetching):
+                    records = await self._fetch()
                 if handling is not None and handling.done():
                     await handling  # raises what the handler raised
                     handling = None
                 if records:
                     batch = FetchedBatch(records, self._generation, self._progress.fetched(records))
-                    prepared = await handler.prepare(batch)
+                    with _timed(self._preparing):
+                        prepared = await handler.prepare(batch)
                     if handling is not None:
                         # The next batch is handled only once this one is.
                         await handling
@@ -286,7 +298,8 @@ class BatchConsumer(ConsumerRebalanceListener):
     ) -> None:
         try:
             self.check_still_owned(batch)
-            handled = await handler.handle(batch, prepared)
+            with _timed(self._handling):
+                handled = await handler.handle(batch, prepared)
         except StopRequested:
             handler.abandoned(batch, prepared, "stopping")
             raise
@@ -312,9 +325,11 @@ class BatchConsumer(ConsumerRebalanceListener):
         prepared: Prepared,
         handled: Handled,
     ) -> None:
-        await self._commit(batch.records)
+        with _timed(self._committing):
+            await self._commit(batch.records)
         self._progress.settled(batch.token)
-        await handler.acknowledge(batch, prepared, handled)
+        with _timed(self._acknowledging_time):
+            await handler.acknowledge(batch, prepared, handled)
 
     async def _acknowledged(self) -> None:
         if self._acknowledging is not None:
@@ -371,6 +386,15 @@ class BatchConsumer(ConsumerRebalanceListener):
             log.warning("offset commit refused after a rebalance: %s", error)
             return
         self._committed.update(offsets)
+
+
+@contextlib.contextmanager
+def _timed(seconds: Counter) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds.inc(time.perf_counter() - started)
 
 
 def _names(partitions: Sequence[TopicPartition]) -> str:

@@ -107,6 +107,7 @@ async def serve(settings: CourierSettings) -> None:
         [settings.order_events_topic],
         progress,
         undecodable,
+        metrics.CONSUMER_STAGE_SECONDS,
         batch_max_records=settings.batch_max_records,
         batch_wait_ms=settings.batch_wait_ms,
     )

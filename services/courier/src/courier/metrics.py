@@ -59,3 +59,11 @@ BATCH_SECONDS = Histogram(
 )
 HTTP_DURATIONS = RequestDurations("courier_http_request_duration_seconds")
 REGISTRY.register(HTTP_DURATIONS)
+CONSUMER_STAGE_SECONDS = Counter(
+    "courier_consumer_stage_seconds",
+    "Seconds spent in each step of the Kafka consumer's pipeline (order_shared.batch_consumer): "
+    "fetch (waiting for and decoding records), prepare (the work before the database, "
+    "validation among it; it overlaps the previous batch's handle), handle (making the "
+    "batch durable), commit (the offset commit), acknowledge (what follows the commit)",
+    ["stage"],
+)

@@ -173,6 +173,7 @@ async def serve(settings: IngestorSettings) -> None:
             TOPICS,
             progress,
             undecodable,
+            metrics.CONSUMER_STAGE_SECONDS,
             batch_max_records=settings.batch_max_records,
             batch_wait_ms=settings.batch_wait_ms,
         )

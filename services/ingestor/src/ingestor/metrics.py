@@ -57,3 +57,11 @@ OUTBOX_OLDEST_UNSENT_SECONDS = Gauge(
     "ingestor_outbox_oldest_unsent_seconds",
     "How long the oldest outbox event not yet acknowledged by Kafka has waited (0: none)",
 )
+CONSUMER_STAGE_SECONDS = Counter(
+    "ingestor_consumer_stage_seconds",
+    "Seconds spent in each step of the Kafka consumer's pipeline (order_shared.batch_consumer): "
+    "fetch (waiting for and decoding records), prepare (the work before the database, "
+    "validation among it; it overlaps the previous batch's handle), handle (making the "
+    "batch durable), commit (the offset commit), acknowledge (what follows the commit)",
+    ["stage"],
+)
