@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import psycopg
 from aiokafka import AIOKafkaProducer
 
+from bench import figures
 from devstack.session import Servers, make_servers, start_ingestor
 from ingestor.order_rows import (
     COPY_DELIVERIES,
@@ -158,6 +159,7 @@ def _ingest_rate(servers: Servers, batch_size: int, run: int) -> float:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     print(
         f"== ingest: {ORDER_COUNT} generated orders, 1 to 5 items each, "
         f"after {WARM_UP_COUNT} untimed ==",
@@ -189,6 +191,26 @@ def main() -> None:
                 f"batches of {size}: {rate:,.0f} orders/s (median of {RUNS} runs); "
                 f"ratio ingestor / COPY ceiling: {rate / ceiling:.2f}"
             )
+        figures.record(
+            "ingest",
+            {
+                "orders": ORDER_COUNT,
+                "items": items,
+                "warm_up_orders": WARM_UP_COUNT,
+                "copy_ceiling_orders_per_second": round(ceiling),
+                "copy_runs_seconds": [round(seconds, 3) for seconds in copy_runs],
+                "batch_sizes": [
+                    {
+                        "batch_max_records": size,
+                        "orders_per_second": round(rates[size]),
+                        "runs_orders_per_second": [round(r) for r in runs_by_size[size]],
+                        "ratio_to_copy": round(rates[size] / ceiling, 3),
+                    }
+                    for size in BATCH_SIZES
+                ],
+            },
+            load_before,
+        )
     finally:
         servers.stop_all()
 

@@ -43,6 +43,7 @@ import uvloop
 from psycopg import sql
 from redis.asyncio import Redis
 
+from bench import figures as bench_figures
 from devstack import jaeger, session
 from devstack.process import RunningServer, ServerCommand
 from devstack.readiness import wait_until
@@ -378,6 +379,7 @@ async def warm_up(database_url: str, redis_url: str) -> tuple[float, int, int, O
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
     if SERVER_CPU == WRK_CPU:
@@ -454,6 +456,39 @@ def main() -> None:
             f"     replica/ceiling {figures.replica.rps / figures.ceiling.rps:.2f} in req/s, "
             f"{figures.ceiling_cpu_us / figures.replica_cpu_us:.2f} in CPU per request"
         )
+    bench_figures.record(
+        "query",
+        {
+            "orders": ORDERS,
+            "rounds": ROUNDS,
+            "seconds_per_round": SECONDS,
+            "traced": bool(tracing),
+            "warm_up": {
+                "list_orders_per_second": round(count / warm_time),
+                "copy_orders_per_second": round(count / copy_time),
+                "resident_bytes_per_order": round(growth / count),
+            },
+            "scenarios": [
+                {
+                    "scenario": scenario,
+                    **{
+                        name: {
+                            "requests_per_second": round(run.rps),
+                            "p50_ms": run.p50_ms,
+                            "p99_ms": run.p99_ms,
+                            "cpu_us_per_request": round(cpu_us, 1),
+                        }
+                        for name, run, cpu_us in (
+                            ("replica", result.replica, result.replica_cpu_us),
+                            ("ceiling", result.ceiling, result.ceiling_cpu_us),
+                        )
+                    },
+                }
+                for scenario, result in http.items()
+            ],
+        },
+        load_before,
+    )
     print(
         f"   granian {version('granian')}, embedded in the app's uvloop event loop, one "
         "runtime thread, no access log (query/server.py), for both"
