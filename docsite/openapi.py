@@ -8,6 +8,7 @@ The same documents are what the services serve at `/schema/openapi.json`;
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,10 @@ def courier_document() -> dict[str, Any]:
         concurrency=1,
         round_seconds=1,
     )
-    app = create_app(pool, ConsumerReadiness(), reconciler)
+    with warnings.catch_warnings():
+        # Litestar's deprecations of the app's own code, which its tests report already.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = create_app(pool, ConsumerReadiness(), reconciler)
     return json.loads(encode_json(app.openapi_schema.to_schema()))
 
 
