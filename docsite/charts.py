@@ -125,6 +125,25 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
 }
 
 
+_ALT = {
+    "query": "Requests per second and p99 of the query replica against the raw ASGI ceiling",
+    "ingest": "The ingestor's orders per second against PostgreSQL's COPY of the same rows",
+    "freshness": "Share of orders each replica applied within a time of the ingestor's commit",
+}
+
+
+def figure_markdown(folder: Path, name: str) -> str:
+    """The chart of benchmark `name` with the command and conditions of its measurement."""
+    document = json.loads((folder / f"{name}.json").read_text())
+    load = document["load_average"]
+    return (
+        f"![{_ALT[name]}](figures/{name}.svg)\n\n"
+        f"Measured with `{document['command']}` on {document['measured_at'][:10]}, "
+        f"{document['cpus']} cores, load average {load['before']} before and "
+        f"{load['after']} after; the data: `docs/figures/{name}.json`."
+    )
+
+
 def svg(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()

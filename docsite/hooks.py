@@ -6,7 +6,9 @@ measured figures at every build.
 * `<!-- openapi: NAME -->` becomes the OpenAPI document of service NAME rendered as
   Markdown, and the document itself is published beside the page as `NAME-openapi.json`
   (`docsite.openapi`);
-* `figures/NAME.svg` is drawn from `docs/figures/NAME.json` (`docsite.charts`).
+* `figures/NAME.svg` is drawn from `docs/figures/NAME.json` (`docsite.charts`), and
+  `<!-- chart: NAME -->` becomes that chart with the command and the load it was
+  measured under.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if str(REPOSITORY) not in sys.path:  # mkdocs loads this file by path, not as a 
 from docsite import charts, configuration, openapi  # noqa: E402
 
 _OPENAPI = re.compile(r"<!-- openapi: (\w+) -->")
+_CHART = re.compile(r"<!-- chart: (\w+) -->")
 _documents: dict[str, dict[str, Any]] = {}
 
 
@@ -53,4 +56,9 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         name = match.group(1)
         return openapi.markdown(_documents[name], f"{name}-openapi.json")
 
-    return _OPENAPI.sub(rendered, markdown)
+    def chart(match: re.Match[str]) -> str:
+        text = charts.figure_markdown(Path(config.docs_dir) / "figures", match.group(1))
+        # Links in a page are relative to it; the charts are under the site's root.
+        return text.replace("](figures/", "](" + "../" * page.file.src_uri.count("/") + "figures/")
+
+    return _CHART.sub(chart, _OPENAPI.sub(rendered, markdown))
