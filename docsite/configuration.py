@@ -4,6 +4,7 @@ field's docstring). A setting added to a class is on the page at the next build.
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,11 @@ _BOUNDS = {
 }
 
 
+# A pattern that only lists words (`^(DEBUG|INFO)$`): said as the words, since a `|` cannot
+# stand in a Markdown table's cell.
+_ALTERNATIVES = re.compile(r"\^\(([\w|]+)\)\$")
+
+
 def bounds(field: FieldInfo) -> str:
     """What a value must be: numeric bounds, lengths, a pattern or the allowed values."""
     said = []
@@ -89,7 +95,9 @@ def bounds(field: FieldInfo) -> str:
                     else template.format(_number(value))
                 )
         pattern = getattr(constraint, "pattern", None)
-        if pattern:
+        if pattern and (choices := _ALTERNATIVES.fullmatch(pattern)):
+            said.append("one of " + ", ".join(f"`{c}`" for c in choices.group(1).split("|")))
+        elif pattern:
             said.append(f"matches `{pattern}`")
     if typing.get_origin(field.annotation) is typing.Literal:
         said.append("one of " + ", ".join(f"`{v}`" for v in typing.get_args(field.annotation)))
