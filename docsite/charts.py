@@ -61,7 +61,12 @@ def query_chart(document: dict[str, Any]) -> Figure:
         axis.set_ylabel(label)
         axis.grid(axis="y", alpha=0.3)
     rate.legend(loc="lower left")
-    figure.suptitle(f"Cache hits, median round\n{_conditions(document)}")
+    figures = document["figures"]
+    tracing = "spans exported at the default sampling" if figures["traced"] else "no exporter"
+    figure.suptitle(
+        f"Cache hits over {figures['orders']:,} orders, median of {figures['rounds']} rounds, "
+        f"{tracing}\n{_conditions(document)}"
+    )
     return figure
 
 
