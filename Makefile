@@ -1,11 +1,11 @@
-# Order Service: the few things a user wants to do. See README.md.
+# Order Service: the few things a user wants to do. See README.md and `make docs`.
 SHELL := /bin/bash
 # The pinned uv (versions.env) that scripts/install-prerequisites.sh puts here, first on
 # PATH so that whatever runs `uv` gets it, not another uv the machine may have.
 export PATH := $(CURDIR)/.state/tools/bin:$(PATH)
 UV := $(CURDIR)/.state/tools/bin/uv
 
-.PHONY: up down status demo test lint bench prerequisites
+.PHONY: up down status demo test lint bench docs prerequisites
 
 up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
 	@began=$$(date +%s.%N) && bash scripts/install-prerequisites.sh && \
@@ -31,6 +31,10 @@ bench: ## the ingest, query, query shape (workers or replicas), courier, command
 	@bash scripts/install-prerequisites.sh bench
 	$(UV) run --frozen python -m bench
 
+docs: prerequisites ## build the documentation site from docs/ with every warning an error, and serve it on http://127.0.0.1:8008 (DOCS_PORT)
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs serve --strict --dev-addr 127.0.0.1:$${DOCS_PORT:-8008}
+
 prerequisites:
 	@bash scripts/install-prerequisites.sh
 
@@ -39,7 +43,7 @@ screenshot: prerequisites ## docs/screenshot.png: the page showing an order, in 
 	@bash scripts/install-browser.sh
 	ORDER_PAGE_SCREENSHOT=docs/screenshot.png $(UV) run --frozen pytest tests/browser -k screenshot -p no:cacheprovider -q
 
-# --- Deploying: Docker Compose, Helm and Tilt (see README) ---------------------------------
+# --- Deploying: Docker Compose, Helm and Tilt (docs/deploying) ----------------------------------
 
 .PHONY: images kind-up kind-down kind-images tilt-up deploy-check
 

@@ -2,7 +2,10 @@
 in order.
 
 Each is a module `bench/<name>.py` with `main() -> None` that starts what it needs on free
-loopback ports (devstack.session), prints its figures and stops everything it started.
+loopback ports (devstack.session), prints its figures, writes them as JSON with the command
+and the machine's load (`bench.figures`, into BENCH_FIGURES_DIR, default .state/bench) and
+stops everything it started. The documentation site draws its charts from such JSON
+committed under docs/figures/.
 """
 
 from __future__ import annotations

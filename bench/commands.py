@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
+from bench import figures
 from bench.query import cpu_seconds, wrk
 from devstack.session import make_servers, start_ingestor, start_query
 from order_shared.model import Order, encode_order
@@ -90,6 +91,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     print(
         f"== commands: POSTs of {ORDER_COUNT} orders by wrk; {VISIBLE_ORDERS} with "
         f"Prefer: wait at {VISIBLE_CONCURRENCY} at once =="
@@ -132,6 +134,25 @@ def main() -> None:
                 f"{VISIBLE_CONCURRENCY} at once; Kafka, the ingestor's batch, PostgreSQL "
                 "and the announcement inside)",
                 flush=True,
+            )
+            figures.record(
+                "commands",
+                {
+                    "accepted": {
+                        "connections": CONCURRENCY,
+                        "posts_per_second": round(run.rps),
+                        "p50_ms": run.p50_ms,
+                        "p99_ms": run.p99_ms,
+                        "cpu_us_per_command": round(cpu_us),
+                    },
+                    "post_to_visible": {
+                        "orders": len(millis),
+                        "at_once": VISIBLE_CONCURRENCY,
+                        "p50_ms": round(statistics.median(millis), 1),
+                        "p99_ms": round(_percentile(millis, 0.99), 1),
+                    },
+                },
+                load_before,
             )
         finally:
             query.stop()

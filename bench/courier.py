@@ -30,6 +30,7 @@ import psycopg
 import uvloop
 from aiokafka import AIOKafkaProducer
 
+from bench import figures
 from courier.gateway import OrderGateway, OrderState
 from courier.settings import CourierSettings
 from devstack.session import Servers, make_servers, start_courier, start_ingestor, start_query
@@ -135,7 +136,7 @@ def _gateway_ceiling(gateway_url: str, order_ids: list[str], concurrency: int) -
     return uvloop.run(ask_all())
 
 
-def _creation_to_assignment(servers: Servers, gateway_url: str) -> None:
+def _creation_to_assignment(servers: Servers, gateway_url: str) -> tuple[float, float]:
     with psycopg.connect(servers.admin_database_url, autocommit=True) as connection:
         # Free every courier again: the orders of the rate stay assigned otherwise.
         connection.execute("TRUNCATE courier_orders, waiting_orders, closed_orders")
@@ -175,9 +176,11 @@ def _creation_to_assignment(servers: Servers, gateway_url: str) -> None:
         f"{RATE:g}/s, through Kafka, the ingestor, its outbox, the gateway and the courier)",
         flush=True,
     )
+    return p50, p99
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     print(f"== courier: {ORDER_COUNT} orders for the rate, {LATENCY_ORDERS} for latency ==")
     rng = random.Random(2027)
     orders = [generate_order(rng) for _ in range(ORDER_COUNT)]
@@ -199,8 +202,9 @@ def main() -> None:
             rate = _reconcile_rate(servers, query.base_url)
             ids = [order.order_uid for order in orders]
             default = CourierSettings.model_fields["gateway_concurrency"].default
+            ceilings = {}
             for concurrency in sorted({1, default, 16}):
-                ceiling = _gateway_ceiling(query.base_url, ids, concurrency)
+                ceiling = ceilings[concurrency] = _gateway_ceiling(query.base_url, ids, concurrency)
                 note = (
                     f"; reconcile rate / this: {rate / ceiling:.2f}"
                     if concurrency == default
@@ -210,7 +214,24 @@ def main() -> None:
                     f"gateway alone, {concurrency} at once: {ceiling:,.0f} status requests/s{note}",
                     flush=True,
                 )
-            _creation_to_assignment(servers, query.base_url)
+            p50, p99 = _creation_to_assignment(servers, query.base_url)
+            figures.record(
+                "courier",
+                {
+                    "orders": ORDER_COUNT,
+                    "reconcile_events_per_second": round(rate),
+                    "gateway_ceiling_per_second": {
+                        str(concurrency): round(value) for concurrency, value in ceilings.items()
+                    },
+                    "creation_to_assignment": {
+                        "orders": LATENCY_ORDERS,
+                        "rate_per_second": RATE,
+                        "p50_ms": round(p50, 1),
+                        "p99_ms": round(p99, 1),
+                    },
+                },
+                load_before,
+            )
         finally:
             query.stop()
             ingestor.stop()

@@ -21,6 +21,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import figures
 from devstack import session
 from devstack.readiness import wait_until
 from order_shared.topics import ORDERS
@@ -61,6 +62,7 @@ def quantile(q: float, buckets: dict[float, float]) -> float:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     servers = session.make_servers()
     replicas: list[session.ServiceProcess] = []
     ingestor = None
@@ -110,9 +112,33 @@ def main() -> None:
         f"(asked {RATE:,.0f}/s for {SECONDS} s) with producer.publisher; seconds from the "
         "ingestor's commit to each replica's apply (then served from memory)"
     )
+    per_replica = []
     for index, (earlier, later) in enumerate(zip(before, after, strict=True), start=1):
         delta = {bound: later[bound] - earlier.get(bound, 0.0) for bound in later}
         print(
             f"   replica {index}: p50 {quantile(0.5, delta) * 1000:7.1f} ms   "
             f"p99 {quantile(0.99, delta) * 1000:7.1f} ms   ({delta[float('inf')]:,.0f} applied)"
         )
+        per_replica.append(
+            {
+                "replica": index,
+                "applied": delta[float("inf")],
+                "p50_ms": round(quantile(0.5, delta) * 1000, 2),
+                "p99_ms": round(quantile(0.99, delta) * 1000, 2),
+                # Cumulative counts by upper bound in seconds, as Prometheus keeps them.
+                "buckets": [
+                    {"le": "+Inf" if bound == float("inf") else bound, "count": delta[bound]}
+                    for bound in sorted(delta)
+                ],
+            }
+        )
+    figures.record(
+        "freshness",
+        {
+            "orders": sent,
+            "rate_asked_per_second": RATE,
+            "rate_sent_per_second": round(sent / elapsed, 1),
+            "replicas": per_replica,
+        },
+        load_before,
+    )

@@ -36,6 +36,7 @@ import psycopg
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench import figures
 from bench.query import cpu_seconds
 from devstack.session import Servers, ServiceProcess, make_servers, start_ingestor
 from ingestor.order_rows import (
@@ -198,6 +199,7 @@ def _ingest_rate(servers: Servers, batch_size: int, run: int) -> IngestRun:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     print(
         f"== ingest: {ORDER_COUNT} generated orders, 1 to 5 items each, "
         f"after {WARM_UP_COUNT} untimed ==",
@@ -234,6 +236,29 @@ def main() -> None:
             )
             split = ", ".join(f"{stage} {share:.0%}" for stage, share in median.shares.items())
             print(f"   where the time went (shares of that run's window): {split}")
+        figures.record(
+            "ingest",
+            {
+                "orders": ORDER_COUNT,
+                "items": items,
+                "warm_up_orders": WARM_UP_COUNT,
+                "copy_ceiling_orders_per_second": round(ceiling),
+                "copy_runs_seconds": [round(seconds, 3) for seconds in copy_runs],
+                "batch_sizes": [
+                    {
+                        "batch_max_records": size,
+                        "orders_per_second": round(medians[size].rate),
+                        "runs_orders_per_second": [round(r.rate) for r in runs_by_size[size]],
+                        "ratio_to_copy": round(medians[size].rate / ceiling, 3),
+                        "time_shares": {
+                            stage: round(share, 3) for stage, share in medians[size].shares.items()
+                        },
+                    }
+                    for size in BATCH_SIZES
+                ],
+            },
+            load_before,
+        )
     finally:
         servers.stop_all()
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import figures
 from bench.query import (
     SERVER_CPU,
     WRK_CPU,
@@ -91,6 +92,8 @@ class Sender(threading.Thread):
 
 
 def main() -> None:
+    load_before = os.getloadavg()
+    measured = []
     if SERVER_CPU == WRK_CPU:
         raise SystemExit("this benchmark needs two CPUs: one for wrk, one for the server")
     print(
@@ -130,6 +133,22 @@ def main() -> None:
                             sender.join()
                         statuses.update(sender.statuses)
                     alone, loaded = median_run(alone_runs), median_run(loaded_runs)
+                    measured.append(
+                        {
+                            "body": name,
+                            "answers": {str(k): v for k, v in sorted(statuses.items())},
+                            "reads_alone": {
+                                "requests_per_second": round(alone.rps),
+                                "p50_ms": alone.p50_ms,
+                                "p99_ms": alone.p99_ms,
+                            },
+                            "reads_beside_bodies": {
+                                "requests_per_second": round(loaded.rps),
+                                "p50_ms": loaded.p50_ms,
+                                "p99_ms": loaded.p99_ms,
+                            },
+                        }
+                    )
                     print(
                         f"-- {name}: cached reads p99 {alone.p99_ms:.2f} ms alone, "
                         f"{loaded.p99_ms:.2f} ms beside the bodies (p50 {alone.p50_ms:.2f} / "
@@ -143,6 +162,7 @@ def main() -> None:
             replica.stop()
     finally:
         servers.stop_all()
+    figures.record("invalid_bodies", {"orders": ORDERS, "bodies": measured}, load_before)
 
 
 if __name__ == "__main__":

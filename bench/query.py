@@ -47,6 +47,7 @@ import uvloop
 from psycopg import sql
 from redis.asyncio import Redis
 
+from bench import figures as bench_figures
 from devstack import jaeger, session
 from devstack.process import RunningServer, ServerCommand
 from devstack.readiness import wait_until
@@ -279,6 +280,13 @@ class Scenario:
 
 
 REPLICA = "replica"
+# Each server's key in the figures' JSON (BENCH_FIGURES_DIR), which the docs' charts read.
+FIGURE_KEYS = {
+    REPLICA: "replica",
+    "ASGI ceiling": "ceiling",
+    "RSGI ceiling": "rsgi_ceiling",
+    "Go net/http": "go_net_http",
+}
 
 
 @dataclass(frozen=True)
@@ -419,6 +427,7 @@ async def warm_up(database_url: str, redis_url: str) -> tuple[float, int, int, O
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
     if SERVER_CPU == WRK_CPU:
@@ -496,6 +505,36 @@ def main() -> None:
                     f"     replica/{name:13} {replica.rps / run.rps:.2f} in req/s, "
                     f"{figures.cpu_us[name] / figures.cpu_us[REPLICA]:.2f} in CPU per request"
                 )
+    bench_figures.record(
+        "query",
+        {
+            "orders": ORDERS,
+            "rounds": ROUNDS,
+            "seconds_per_round": SECONDS,
+            "traced": bool(tracing),
+            "warm_up": {
+                "list_orders_per_second": round(count / warm_time),
+                "copy_orders_per_second": round(count / copy_time),
+                "resident_bytes_per_order": round(growth / count),
+            },
+            "scenarios": [
+                {
+                    "scenario": scenario,
+                    **{
+                        FIGURE_KEYS[name]: {
+                            "requests_per_second": round(run.rps),
+                            "p50_ms": run.p50_ms,
+                            "p99_ms": run.p99_ms,
+                            "cpu_us_per_request": round(result.cpu_us[name], 1),
+                        }
+                        for name, run in result.runs.items()
+                    },
+                }
+                for scenario, result in http.items()
+            ],
+        },
+        load_before,
+    )
     print(
         f"   granian {version('granian')}, embedded in the app's uvloop event loop, one "
         "runtime thread, no access log (query/server.py), for the replica and both "

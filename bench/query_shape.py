@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import figures
 from bench.query import ROUNDS, SECONDS, WrkRun, load_orders, median_run, random_ids_script, wrk
 from devstack import session
 from devstack.session import ServiceProcess
@@ -95,6 +96,7 @@ class Shape:
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     servers = session.make_servers()
     shapes: list[Shape] = []
     try:
@@ -148,3 +150,23 @@ def main() -> None:
             "     resident memory per process (MiB): "
             f"{', '.join(f'{mib:,.0f}' for mib in memory[shape.name])}"
         )
+    figures.record(
+        "query_shape",
+        {
+            "orders": ORDERS,
+            "shapes": [
+                {
+                    "shape": shape.name,
+                    **{
+                        "requests_per_second": round(median_run(runs[shape.name]).rps),
+                        "p50_ms": median_run(runs[shape.name]).p50_ms,
+                        "p99_ms": median_run(runs[shape.name]).p99_ms,
+                    },
+                    "rounds_requests_per_second": [round(r.rps) for r in runs[shape.name]],
+                    "resident_mib_per_process": [round(mib) for mib in memory[shape.name]],
+                }
+                for shape in shapes
+            ],
+        },
+        load_before,
+    )

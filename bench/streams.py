@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 import httpx
 from redis.asyncio import Redis
 
+from bench import figures
 from bench.query import WRK_CPU, cpu_seconds, pin, wrk
 from devstack import session
 from order_shared.topics import CHANGES_CHANNEL, ORDERS
@@ -252,4 +253,23 @@ def main() -> None:
         f"   hot path (wrk -t1 -c32, one cached order): {alone.rps:,.0f} req/s and "
         f"{alone.cpu_us:.1f} us CPU per request without streams; {loaded.rps:,.0f} req/s and "
         f"{loaded.cpu_us:.1f} us with them open: {loaded.rps / alone.rps:.2f} in req/s"
+    )
+    figures.record(
+        "streams",
+        {
+            "streams": STREAMS,
+            "orders_per_second": RATE,
+            "delivery_p50_ms": round(median_p50, 1),
+            "delivery_p99_ms": round(median_p99, 1),
+            "events_read": events,
+            "sends": sends,
+            "overflows": overflows,
+            "refused": refused,
+            "hot_path_alone": {"requests_per_second": round(alone.rps), "cpu_us": alone.cpu_us},
+            "hot_path_with_streams": {
+                "requests_per_second": round(loaded.rps),
+                "cpu_us": loaded.cpu_us,
+            },
+        },
+        load_before,
     )

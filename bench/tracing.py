@@ -18,11 +18,13 @@ BENCH_CONNECTIONS (default 32).
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 
 import httpx
 
+from bench import figures
 from bench.query import (
     CONNECTIONS,
     DEFAULT_TRACED_HITS,
@@ -53,6 +55,7 @@ HOT_SPAN = "GET /api/v1/orders/{order_uid}"
 
 
 def main() -> None:
+    load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install Debian's `wrk` package (apt-get install wrk)")
     if SERVER_CPU == WRK_CPU:
@@ -123,6 +126,23 @@ def main() -> None:
             f"   Jaeger received {received[name]:,} hot-path spans for the {name!r} replica's "
             f"{hits[name]:,.0f} cache hits ({received[name] / hits[name]:.2%})"
         )
+    figures.record(
+        "tracing",
+        {
+            "replicas": [
+                {
+                    "replica": name,
+                    "requests_per_second": round(median_run(name_runs).rps),
+                    "p99_ms": median_run(name_runs).p99_ms,
+                    "cpu_us_per_request": round(statistics.median(r.cpu_us for r in name_runs), 1),
+                    "spans_received": received.get(name),
+                    "cache_hits": hits.get(name),
+                }
+                for name, name_runs in runs.items()
+            ]
+        },
+        load_before,
+    )
 
 
 def _hits(replica: session.ServiceProcess) -> float:

@@ -3,7 +3,7 @@
 Bounded like every deployment's (Compose, the chart's dev Redis): MAXMEMORY with the
 `noeviction` policy, so that nothing that must stay (a live Idempotency-Key claim, a
 rate-limit window) is ever evicted; at the limit Redis refuses writes instead, which the
-query service counts and notes in its readiness (see the README's "Redis memory").
+query service counts and notes in its readiness (docs/operations/redis-memory.md).
 """
 
 from __future__ import annotations

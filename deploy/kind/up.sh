@@ -20,7 +20,7 @@ traefik_chart_version=${TRAEFIK_CHART_VERSION:-37.0.0}
 
 for command in docker kind kubectl helm; do
     if ! command -v "$command" >/dev/null; then
-        echo "kind-up: $command is not installed (see README: Deploying)" >&2
+        echo "kind-up: $command is not installed (see docs/deploying/tilt.md)" >&2
         exit 1
     fi
 done

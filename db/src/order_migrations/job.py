@@ -36,14 +36,20 @@ T = TypeVar("T")
 class MigrationSettings(BaseSettings):
     """What the job reads; `LOGIN_FOR_*` are read separately (their names are open-ended)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
 
     migrations_database_url: str = Field(pattern=r"^postgres(ql)?://")
+    """PostgreSQL as a privileged user that may create roles and tables."""
     kafka_bootstrap_servers: str = Field(min_length=1)
+    """The Kafka brokers on which the topics are created."""
     kafka_topic_partitions: int = Field(default=3, ge=1, le=1000)
+    """Partitions of each topic created."""
     kafka_topic_replication_factor: int = Field(default=1, ge=1, le=10)
+    """Replicas of each topic created."""
     wait_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """How long the job waits for PostgreSQL and Kafka to answer."""
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    """The least severe log records written."""
 
 
 def wait_for(what: str, attempt: Callable[[], T], deadline_seconds: float) -> T:

@@ -1,5 +1,5 @@
 """Business rules an order must satisfy beyond its schema. Each returns what is wrong, with
-the JSON path of the field, or nothing. The README lists them and why each is enforced."""
+the JSON path of the field, or nothing. docs/contracts.md lists them and why each is enforced."""
 
 from __future__ import annotations
 

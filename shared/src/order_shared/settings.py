@@ -18,34 +18,51 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class ServiceSettings(BaseSettings):
     """What every service needs: where the servers are and how to report telemetry."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # Each field's docstring is its description on the site's configuration page.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     database_url: str = Field(
         default="postgresql://order_ingestor:order_ingestor@127.0.0.1:5432/orders",
         pattern=r"^postgres(ql)?://",
     )
+    """PostgreSQL, as the service's own login (a member of its group role)."""
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+    """Redis: the change announcements on `orders:changes`, and the commands' idempotency keys and
+    rate limits."""
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1)
+    """The Kafka brokers, comma-separated `host:port`."""
     otel_exporter_otlp_endpoint: str | None = None
+    """Where spans go over OTLP/HTTP, e.g. `http://127.0.0.1:4318`. Unset: no export, and no spans
+    made (the trace context in headers is still carried on; the producer still begins traces)."""
     otel_service_name: str | None = None
+    """The service's name in traces; unset: `ingestor`, `query`, `courier` or `producer`."""
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
-    # One JSON object per line for collectors, or lines for a person at a terminal.
+    """The least severe log records written."""
     log_format: Literal["json", "console"] = "json"
+    """`json`: one JSON object per line; `console` for a person at a terminal."""
 
 
 class ConsumerServiceSettings(ServiceSettings):
     """What a service that consumes Kafka into PostgreSQL adds: when readiness gives up on
     a batch, and the bounds on its database sessions."""
 
-    # Readiness turns false when a fetched batch has waited this long without being
-    # settled (the database or the broker away, a record that cannot be dead-lettered).
     progress_deadline_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    """Readiness turns false when a fetched batch has waited this long (a database or broker away,
+    a privilege revoked)."""
     # Bounds on how long one session can hold a lock others need (the ingestor's change
     # counter, the courier's dispatch lock): a holder frozen or cut off mid-transaction
     # is ended by the server, and a waiter gives up instead of waiting for ever.
     database_lock_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """PostgreSQL's `lock_timeout` for every session of the pool: a waiter (a courier API request)
+    gives up with a 503 instead of waiting for ever."""
     database_statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """PostgreSQL's `statement_timeout` for every session of the pool."""
     database_idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """PostgreSQL's `idle_in_transaction_session_timeout` for every session of the pool: a frozen
+    or cut-off holder keeps the ingestor's change counter or the courier's dispatch lock for
+    seconds, not until TCP gives up."""
 
     def database_session_settings(self) -> dict[str, str]:
         """PostgreSQL settings of every session of the service's pool."""

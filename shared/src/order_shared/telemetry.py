@@ -13,8 +13,8 @@ SDK reads them). Unset, it is parent-based with a ratio of `DEFAULT_ROOT_RATIO` 
 that begin here: a trace is decided once, where it begins, and every later service
 follows the decision, so a sampled order is traced whole and an unsampled one costs each
 later service only a non-recording span. Not `parentbased_always_on`, the SDK's own
-default: recording every order's spans roughly halved the ingestor's peak rate (see the
-README's Observability section), and a hundredth of the orders is plenty to read from.
+default: recording every order's spans roughly halved the ingestor's peak rate (see
+docs/operations/index.md), and a hundredth of the orders is plenty to read from.
 
 Logs: every record, ours and the libraries' (aiokafka, psycopg, uvicorn), goes through
 structlog's processors to one line on standard error: a JSON object with `time`,

@@ -1,6 +1,6 @@
 """Redis refusing the command side's writes: counted, and noted by readiness for a while.
 
-Redis runs with `maxmemory` and `noeviction` (see the README's "Redis memory"): nothing
+Redis runs with `maxmemory` and `noeviction` (docs/operations/redis-memory.md): nothing
 that must stay (a live claim, a rate-limit window) is ever evicted, and when memory is
 full Redis refuses writes with an OOM error instead. Commands with an Idempotency-Key
 then get 503 and the rate limit is not enforced, so it must be seen: each refusal is

@@ -12,8 +12,8 @@ Traces begun by hits are also capped per second (`TRACED_HITS_PER_SECOND`, a tok
 bucket holding one second's worth). A replica answers tens of thousands of hits a
 second, and every recorded span costs it about 60 µs in the SDK and its exporter: at
 the default 1 in 100, that was 400 spans a second, about 2% of the core, and each
-export batch encoded while holding the GIL added over a millisecond to the p99 (README,
-"The query replica"). Below the cap (about a thousand hits a second at the default
+export batch encoded while holding the GIL added over a millisecond to the p99
+(docs/performance/query.md). Below the cap (about a thousand hits a second at the default
 ratio, 10 traces a second) the ratio alone decides, as everywhere else. A caller's
 sampled `traceparent` is never capped: the trace was decided upstream and is followed
 whole.

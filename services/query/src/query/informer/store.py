@@ -40,7 +40,7 @@ from order_shared.model import OrderStatus
 
 # What one entry costs beyond its body and id: object headers, the entry objects, the
 # cache's dict slots and recency and expiry records, and the allocator's share. `make
-# bench` measures the resident bytes per order (see README, Speed).
+# bench` measures the resident bytes per order (docs/performance/query.md).
 ENTRY_OVERHEAD_BYTES = 800
 _MAX_NOT_FOUND = 65_536
 _MAX_ERASED = 65_536
