@@ -22,6 +22,13 @@ plt.rcParams["svg.hashsalt"] = "order-service"
 plt.rcParams["font.size"] = 9
 
 REPLICA, CEILING = "#3f51b5", "#9e9e9e"
+# The servers a query run may have measured (bench.query.FIGURE_KEYS), drawn in this order.
+QUERY_SERVERS = [
+    ("replica", "replica", REPLICA),
+    ("ceiling", "ceiling (raw ASGI)", CEILING),
+    ("rsgi_ceiling", "ceiling (raw RSGI)", "#616161"),
+    ("go_net_http", "Go net/http", "#00897b"),
+]
 
 
 def _conditions(document: dict[str, Any]) -> str:
@@ -33,30 +40,28 @@ def _conditions(document: dict[str, Any]) -> str:
 
 
 def query_chart(document: dict[str, Any]) -> Figure:
-    """Requests per second and p99 of the replica against the ceiling, per scenario."""
+    """Requests per second and p99 of the replica against the references it was measured
+    with (the raw ASGI ceiling; in newer runs also the raw RSGI ceiling and Go), per
+    scenario."""
     scenarios = document["figures"]["scenarios"]
     names = [s["scenario"].replace(", ", "\n", 1) for s in scenarios]
     figure, (rate, tail) = plt.subplots(1, 2, figsize=(9, 3.4))
     positions = range(len(scenarios))
-    width = 0.38
+    servers = [server for server in QUERY_SERVERS if server[0] in scenarios[0]]
+    width = 0.8 / len(servers)
     for axis, key, label in (
         (rate, "requests_per_second", "requests per second"),
         (tail, "p99_ms", "p99 latency (ms)"),
     ):
-        axis.bar(
-            [p - width / 2 for p in positions],
-            [s["replica"][key] for s in scenarios],
-            width,
-            label="replica",
-            color=REPLICA,
-        )
-        axis.bar(
-            [p + width / 2 for p in positions],
-            [s["ceiling"][key] for s in scenarios],
-            width,
-            label="ceiling (raw ASGI)",
-            color=CEILING,
-        )
+        for index, (server, server_label, color) in enumerate(servers):
+            offset = (index - (len(servers) - 1) / 2) * width
+            axis.bar(
+                [p + offset for p in positions],
+                [s[server][key] for s in scenarios],
+                width,
+                label=server_label,
+                color=color,
+            )
         axis.set_xticks(list(positions), names)
         axis.set_ylabel(label)
         axis.grid(axis="y", alpha=0.3)
@@ -131,7 +136,7 @@ CHARTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
 
 
 _ALT = {
-    "query": "Requests per second and p99 of the query replica against the raw ASGI ceiling",
+    "query": "Requests per second and p99 of the query replica against its references",
     "ingest": "The ingestor's orders per second against PostgreSQL's COPY of the same rows",
     "freshness": "Share of orders each replica applied within a time of the ingestor's commit",
 }

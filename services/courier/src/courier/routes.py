@@ -45,10 +45,16 @@ _COURIER_ID = Parameter(
 )
 # The bodies are Structs with forbid_unknown_fields, which Litestar does not document.
 _CLOSED_OBJECT = {"additionalProperties": False}
-_NO_COURIER = ResponseSpec(ErrorBody, description="No courier with this id")
-_PHONE_TAKEN = ResponseSpec(ErrorBody, description="Another courier has this phone")
+_NO_COURIER = ResponseSpec(
+    ErrorBody, description="No courier with this id", generate_examples=False
+)
+_PHONE_TAKEN = ResponseSpec(
+    ErrorBody, description="Another courier has this phone", generate_examples=False
+)
 _DELIVERING = ResponseSpec(
-    ErrorBody, description="The courier delivers an order and keeps its status until it ends"
+    ErrorBody,
+    description="The courier delivers an order and keeps its status until it ends",
+    generate_examples=False,
 )
 
 
@@ -181,7 +187,11 @@ class CourierController(Controller):
     tags=["assignments"],
     summary="Who delivers an order",
     dependencies={"connection": Provide(provide_connection)},
-    responses={404: ResponseSpec(ErrorBody, description="The service has not seen this order")},
+    responses={
+        404: ResponseSpec(
+            ErrorBody, description="The service has not seen this order", generate_examples=False
+        )
+    },
 )
 async def get_assignment(
     connection: AsyncConnection,

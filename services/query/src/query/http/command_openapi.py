@@ -98,28 +98,42 @@ class StatusBodyOperation(CommandOperation):
 
 
 COMMON_ERRORS = {
-    400: ResponseSpec(ErrorBody, description="Malformed id, body, `Prefer` or `Idempotency-Key`"),
+    400: ResponseSpec(
+        ErrorBody,
+        description="Malformed id, body, `Prefer` or `Idempotency-Key`",
+        generate_examples=False,
+    ),
     401: ResponseSpec(
         ErrorBody,
         description="No valid bearer token (`WWW-Authenticate: Bearer` says why)",
+        generate_examples=False,
     ),
     409: ResponseSpec(
         ConflictBody,
         description="Conflicts with the order (see `detail`; a status command gives "
         "`current_status`), or the first request with this `Idempotency-Key` is still in "
         "progress (`Retry-After`)",
+        generate_examples=False,
     ),
     422: ResponseSpec(
         InvalidBody,
         description="The body is JSON but invalid (up to 100 problems, each with its path, "
         "and how many more), or the `Idempotency-Key` was used for another request",
+        generate_examples=False,
     ),
-    429: ResponseSpec(ErrorBody, description="Too many commands; `Retry-After` says when to retry"),
-    503: ResponseSpec(ErrorBody, description="Kafka or Redis cannot take the command now"),
+    429: ResponseSpec(
+        ErrorBody,
+        description="Too many commands; `Retry-After` says when to retry",
+        generate_examples=False,
+    ),
+    503: ResponseSpec(
+        ErrorBody, description="Kafka or Redis cannot take the command now", generate_examples=False
+    ),
 }
 ACCEPTED = ResponseSpec(
     CommandAccepted,
     description="Published; not yet visible here (no `Prefer: wait`, or it ran out)",
+    generate_examples=False,
 )
 
 
@@ -135,7 +149,9 @@ ORDER_BODY_ANSWERS = {
     201: stored_order("Stored and served here (with `Prefer: wait`)"),
     200: stored_order("Replaced an order; stored and served here"),
     202: ACCEPTED,
-    413: ResponseSpec(ErrorBody, description="Larger than MAX_MESSAGE_BYTES"),
+    413: ResponseSpec(
+        ErrorBody, description="Larger than MAX_MESSAGE_BYTES", generate_examples=False
+    ),
     **COMMON_ERRORS,
 }
 

@@ -287,8 +287,10 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         responses={
             200: stored_order("The status is served here (with `Prefer: wait`)"),
             202: ACCEPTED,
-            404: ResponseSpec(ErrorBody, description="No such order"),
-            410: ResponseSpec(ErrorBody, description="The order was erased"),
+            404: ResponseSpec(ErrorBody, description="No such order", generate_examples=False),
+            410: ResponseSpec(
+                ErrorBody, description="The order was erased", generate_examples=False
+            ),
             **COMMON_ERRORS,
         },
         status_code=202,
@@ -344,10 +346,14 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
         ),
         **guarded,
         responses={
-            204: ResponseSpec(None, description="Erased here (with `Prefer: wait`)"),
+            204: ResponseSpec(
+                None, description="Erased here (with `Prefer: wait`)", generate_examples=False
+            ),
             202: ACCEPTED,
-            404: ResponseSpec(ErrorBody, description="No such order"),
-            410: ResponseSpec(ErrorBody, description="The order was erased"),
+            404: ResponseSpec(ErrorBody, description="No such order", generate_examples=False),
+            410: ResponseSpec(
+                ErrorBody, description="The order was erased", generate_examples=False
+            ),
             **COMMON_ERRORS,
         },
         status_code=202,

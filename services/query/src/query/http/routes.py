@@ -66,17 +66,29 @@ _date_created = msgspec.json.Decoder(_DateCreated)
 _encoder = msgspec.json.Encoder()
 
 _ERRORS = {
-    400: ResponseSpec(ErrorBody, description="Malformed id", examples=[examples.MALFORMED_ID]),
-    404: ResponseSpec(ErrorBody, description="No such order", examples=[examples.NOT_FOUND]),
+    400: ResponseSpec(
+        ErrorBody,
+        description="Malformed id",
+        examples=[examples.MALFORMED_ID],
+        generate_examples=False,
+    ),
+    404: ResponseSpec(
+        ErrorBody,
+        description="No such order",
+        examples=[examples.NOT_FOUND],
+        generate_examples=False,
+    ),
     422: ResponseSpec(
         ErrorBody,
         description="Stored, but holds a value this service cannot decode",
         examples=[examples.UNREADABLE],
+        generate_examples=False,
     ),
     503: ResponseSpec(
         ErrorBody,
         description="Not cached, and PostgreSQL cannot be reached",
         examples=[examples.UNAVAILABLE],
+        generate_examples=False,
     ),
 }
 _GONE = ResponseSpec(
@@ -86,9 +98,13 @@ _GONE = ResponseSpec(
         "An order sent again under the id is a new order with a higher version"
     ),
     examples=[examples.ERASED],
+    generate_examples=False,
 )
 _NOT_MODIFIED = ResponseSpec(
-    None, description="The client's `If-None-Match` names the current version", media_type=""
+    None,
+    description="The client's `If-None-Match` names the current version",
+    media_type="",
+    generate_examples=False,
 )
 ORDER_UID_PARAMETER = Parameter(
     description="The order's `order_uid`: 1 to 64 letters, digits, `_` or `-`.",
@@ -197,7 +213,10 @@ def order_routes(
         ),
         responses={
             200: ResponseSpec(
-                OrderStatusView, description="The order's status", examples=[examples.STATUS]
+                OrderStatusView,
+                description="The order's status",
+                examples=[examples.STATUS],
+                generate_examples=False,
             ),
             304: _NOT_MODIFIED,
             **_ERRORS,
@@ -220,13 +239,19 @@ def order_routes(
         ),
         cache_control=CacheControlHeader(no_cache=True),
         responses={
-            200: ResponseSpec(OrderPage, description="A page of orders", examples=[examples.PAGE]),
+            200: ResponseSpec(
+                OrderPage,
+                description="A page of orders",
+                examples=[examples.PAGE],
+                generate_examples=False,
+            ),
             400: ResponseSpec(
                 ErrorBody,
                 description=(
                     "Malformed limit, cursor or filter, or a cursor of a search with other filters"
                 ),
                 examples=[examples.BAD_PAGE, examples.BAD_SEARCH],
+                generate_examples=False,
             ),
             503: _ERRORS[503],
         },

@@ -50,6 +50,7 @@ _REFUSED = ResponseSpec(
             value={"status_code": 503, "detail": "16 streams are open from 203.0.113.7"},
         )
     ],
+    generate_examples=False,
 )
 _LAST_EVENT_ID = Parameter(
     default=None,
@@ -117,11 +118,13 @@ def stream_routes(
                         ),
                     )
                 ],
+                generate_examples=False,
             ),
             400: ResponseSpec(
                 ErrorBody,
                 description="Malformed id or Last-Event-ID",
                 examples=[examples.MALFORMED_ID],
+                generate_examples=False,
             ),
             503: _REFUSED,
         },
@@ -184,6 +187,7 @@ def stream_routes(
                         ),
                     )
                 ],
+                generate_examples=False,
             ),
             400: ResponseSpec(
                 ErrorBody,
@@ -198,6 +202,7 @@ def stream_routes(
                         },
                     )
                 ],
+                generate_examples=False,
             ),
             503: _REFUSED,
         },
