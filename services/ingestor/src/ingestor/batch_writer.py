@@ -657,7 +657,9 @@ async def _write_erasure_times(cursor: AsyncCursor, changed: Sequence[_OrderStat
 
 
 async def _write_pending(cursor: AsyncCursor, batch: _Batch) -> None:
-    if batch.new_pending:
-        await cursor.executemany(_INSERT_PENDING, batch.new_pending)
+    # Deletions first: a status held by this batch comes after the orders' records, so
+    # after any waiting status of its order was consumed or dropped (by an erasure).
     if batch.consumed_pending:
         await cursor.execute(_DELETE_PENDING, (batch.consumed_pending,))
+    if batch.new_pending:
+        await cursor.executemany(_INSERT_PENDING, batch.new_pending)
