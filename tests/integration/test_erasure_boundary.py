@@ -26,6 +26,7 @@ from producer.generator import generate_order
 from tests.harness import Servers, ServiceProcess, eventually, start_query
 from tests.kafka_io import Message, publish
 from tests.store_io import listening_to_changes
+from tests.stream_io import is_order, reading
 
 TOKEN = "boundary-" + secrets.token_urlsafe(24)
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -115,12 +116,15 @@ def test_a_status_sent_before_an_erasure_never_reaches_the_order_sent_again(
 
 
 def test_an_erasure_and_a_recreation_in_one_batch_are_both_announced_and_answered(
-    servers: Servers, client: httpx.Client, ingestor: ServiceProcess
+    servers: Servers, client: httpx.Client, ingestor: ServiceProcess, writer: ServiceProcess
 ) -> None:
     order = new_order()
     create(client, order)
     again = changed(order)
-    with listening_to_changes(servers.redis_url) as listener:
+    stream_url = f"{writer.base_url}/api/v1/events/orders/{order.order_uid}"
+    with listening_to_changes(servers.redis_url) as listener, reading(stream_url) as stream:
+        assert stream.opened() == 200
+        stream.wait_for(is_order(order.order_uid, version=1))
         with one_batch(ingestor) as pool:
             deleting = waiting(pool, client, "DELETE", f"/api/v1/orders/{order.order_uid}")
             time.sleep(0.5)  # the tombstone goes first
@@ -128,9 +132,15 @@ def test_an_erasure_and_a_recreation_in_one_batch_are_both_announced_and_answere
                 pool, client, "PUT", f"/api/v1/orders/{order.order_uid}", encode_order(again)
             )
         erased, put = deleting.result(), putting.result()
-        heard = eventually(lambda: listener.of(order.order_uid) or None)
         eventually(lambda: len(listener.of(order.order_uid)) >= 2, timeout=5)
         heard = listener.of(order.order_uid)
+        # The live stream of the order: its erasure, then the order sent again.
+        stream.wait_for(is_order(order.order_uid, version=3))
+        after_first = [
+            (event.kind, event.data.get("version"))
+            for event in stream.events
+            if event.kind in ("order", "erased")
+        ][1:]
 
     assert erased.status_code == 204, erased.text
     # No order stood under the id when the PUT's record was written: it created one.
@@ -140,6 +150,7 @@ def test_an_erasure_and_a_recreation_in_one_batch_are_both_announced_and_answere
         (3, False, True),
     ]
     assert heard[0].seq < heard[1].seq
+    assert after_first == [("erased", 2), ("order", 3)]
 
 
 def test_a_status_command_waiting_is_answered_gone_when_the_order_is_erased(

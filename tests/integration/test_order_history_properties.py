@@ -39,12 +39,18 @@ from ingestor.records import AcceptedErasure, AcceptedOrder, AcceptedStatus
 from ingestor.validation import validate_record
 from order_shared.database import create_pool
 from order_shared.model import Order, encode_order
-from order_shared.outcomes import OUTCOME_WANTED, RecordOutcome
+from order_shared.outcomes import OUTCOME_WANTED
 from order_shared.topics import ORDER_STATUS, ORDERS
 from producer.generator import generate_order
 from tests.courier_io import CourierUnderTest
 from tests.harness import Servers, ServiceProcess, eventually
-from tests.store_io import ChangeListener, listening_to_changes, query
+from tests.store_io import (
+    ChangeListener,
+    OutcomeListener,
+    listening_to_changes,
+    listening_to_outcomes,
+    query,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_BYTES = 1_048_576
@@ -224,7 +230,10 @@ def test_an_orders_history_ends_as_the_rules_say_everywhere(
 ) -> None:
     courier.api.add_courier("History Tester", "+10000002301")
     ended: dict[str, Model] = {}
-    with listening_to_changes(servers.redis_url) as listener:
+    with (
+        listening_to_changes(servers.redis_url) as listener,
+        listening_to_outcomes(servers.redis_url) as outcomes,
+    ):
 
         @settings(
             max_examples=25,
@@ -236,7 +245,12 @@ def test_an_orders_history_ends_as_the_rules_say_everywhere(
         def one_history(history: list[Command], data: st.DataObject) -> None:
             ended.update(
                 run_history(
-                    servers.admin_database_url, writer, query_replicas, listener, history, data
+                    servers.admin_database_url,
+                    writer,
+                    query_replicas,
+                    (listener, outcomes),
+                    history,
+                    data,
                 )
             )
 
@@ -270,7 +284,7 @@ def run_history(
     admin_url: str,
     writer: Writer,
     replicas: list[ServiceProcess],
-    listener: ChangeListener,
+    listeners: tuple[ChangeListener, OutcomeListener],
     history: list[Command],
     data: st.DataObject,
 ) -> dict[str, Model]:
@@ -292,8 +306,8 @@ def run_history(
         )
         return record(writer, ORDER_STATUS, uid, body, at[index])
 
+    listener, outcomes = listeners
     model = Model()
-    heard: dict[tuple[str, int], RecordOutcome] = {}
     command_of: dict[tuple[str, int], int] = {}
     for on_orders, statuses in delivery.batches:
         orders_records = [built(i) for i in on_orders]
@@ -308,7 +322,6 @@ def run_history(
         writer.loop.run_until_complete(
             writer.announcer.announce(result.changes, result.committed_at, result.outcomes)
         )
-        heard.update({(o.topic, o.offset): o for o in result.outcomes})
         for i in on_orders:
             if history[i][0] == "put":
                 model.put(i, history[i][1])
@@ -317,9 +330,19 @@ def run_history(
         for i in statuses:
             model.change_status(i, history[i][1], at[i])
 
-    # The waiters' side: each record's outcome, as a command waiting for it hears it.
-    told = {command_of[key]: (o.outcome, o.version) for key, o in heard.items()}
-    assert told == model.outcomes, (history, delivery)
+    # The waiters' side: each record's outcome, as a command waiting for it hears it on
+    # Redis, after the change it speaks of.
+    def told() -> dict[int, tuple[str, int]]:
+        return {command_of[(o.topic, o.offset)]: (o.outcome, o.version) for o in outcomes.of(uid)}
+
+    eventually(lambda: len(told()) == len(history), timeout=10)
+    assert told() == model.outcomes, (history, delivery)
+    # Each outcome names the change that carries its record (heard by another
+    # subscription here, so perhaps a moment later).
+    eventually(
+        lambda: all(o.seq in {a.seq for a in listener.of(uid)} for o in outcomes.of(uid) if o.seq),
+        timeout=10,
+    )
 
     # Stored: the order's row, or the memory of its erasure.
     stored = query(
