@@ -8,7 +8,7 @@ import asyncio
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.outcomes import RecordOutcome, decode_outcome, encode_outcome
-from query.informer.change_waiters import ChangeWaiters, Heard, outcome_of
+from query.informer.change_waiters import ChangeWaiters, Heard, holds_change, outcome_of
 
 
 def announced(uid: str, partition: int | None, offset: int | None) -> ChangeAnnouncement:
@@ -79,3 +79,24 @@ def test_an_announcement_without_a_source_still_decodes() -> None:
     decoded = decode_announcement(old)
 
     assert (decoded.source_partition, decoded.source_offset) == (None, None)
+
+
+def test_a_change_not_heard_is_waited_for_until_a_catch_up_brings_it() -> None:
+    async def scenario() -> tuple[bool, Heard | None]:
+        waiters = ChangeWaiters()
+        last_seq = 4
+        with waiters.register("a") as waiter:
+            waiting = asyncio.create_task(
+                waiter.wait_for(holds_change(lambda: last_seq, 7), within=5)
+            )
+            await asyncio.sleep(0)
+            waiters.caught_up()  # a catch-up that did not reach change 7
+            await asyncio.sleep(0)
+            still_waiting = not waiting.done()
+            last_seq = 7
+            waiters.caught_up()
+            return still_waiting, await waiting
+
+    still_waiting, woken = asyncio.run(scenario())
+
+    assert still_waiting and woken is not None

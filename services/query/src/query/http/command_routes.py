@@ -14,12 +14,14 @@ No read is taken before publishing: only the writer knows what a record will do.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
+from aiokafka.structs import RecordMetadata
 from litestar import MediaType, Request, Response, delete, post, put
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
@@ -62,7 +64,7 @@ from query.http.schemas import (
     InvalidBody,
     StatusCommand,
 )
-from query.informer.change_waiters import outcome_of
+from query.informer.change_waiters import ChangeWaiter, holds_change, outcome_of
 from query.informer.informer import OrderInformer
 from query.informer.order_reader import UnreadableOrder
 from query.informer.store import CachedOrder, ErasedOrder
@@ -209,9 +211,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 )
                 if wait is None:
                     return _accepted(uid, "published to orders")
-                heard = await waiter.wait_for(
-                    outcome_of(ORDERS, record.partition, record.offset), wait
-                )
+                heard = await _outcome(waiter, record, wait)
             if not isinstance(heard, RecordOutcome):
                 return _accepted(uid, f"published to orders; no outcome heard within {wait} s")
             # What the writer did with this record: no order stood under the id (new, or
@@ -223,6 +223,26 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             return _not_applied(uid, heard)
 
         return await once(request, body, perform)
+
+    async def _outcome(
+        waiter: ChangeWaiter, record: RecordMetadata, wait: int
+    ) -> RecordOutcome | None:
+        """The writer's outcome of `record`, once this replica holds the change it speaks
+        of; None if not heard within `wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        heard = await waiter.wait_for(
+            outcome_of(record.topic, record.partition, record.offset), wait
+        )
+        if not isinstance(heard, RecordOutcome):
+            return None
+        if heard.seq > informer.last_seq:
+            # Its announcement was not heard here: the catch-up it asked for brings it.
+            await waiter.wait_for(
+                holds_change(lambda: informer.last_seq, heard.seq),
+                max(0.0, deadline - loop.time()),
+            )
+        return heard
 
     async def _entry(order_uid: str) -> CachedOrder | None:
         read = await informer.get_or_read(order_uid)
@@ -358,9 +378,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 )
                 if wait is None:
                     return _accepted(order_uid, "published to order-status")
-                heard = await waiter.wait_for(
-                    outcome_of(ORDER_STATUS, record.partition, record.offset), wait
-                )
+                heard = await _outcome(waiter, record, wait)
             if not isinstance(heard, RecordOutcome):
                 return _accepted(order_uid, f"published; no outcome heard within {wait} s")
             if heard.outcome == "conflict" and heard.status is not None:
@@ -411,9 +429,7 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 )
                 if wait is None:
                     return _accepted(order_uid, "erasure published to orders")
-                heard = await waiter.wait_for(
-                    outcome_of(ORDERS, record.partition, record.offset), wait
-                )
+                heard = await _outcome(waiter, record, wait)
             if not isinstance(heard, RecordOutcome):
                 return _accepted(
                     order_uid, f"erasure published to orders; no outcome heard within {wait} s"

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 from order_shared.announcements import ChangeAnnouncement
 from order_shared.outcomes import RecordOutcome
 
-Heard = ChangeAnnouncement | RecordOutcome
+
+class CaughtUp:
+    """The reflector caught up from PostgreSQL: a change it had not heard may be held now."""
+
+
+CAUGHT_UP = CaughtUp()
+Heard = ChangeAnnouncement | RecordOutcome | CaughtUp
 Condition = Callable[[Heard], bool]
 
 
@@ -81,6 +87,12 @@ class ChangeWaiters:
         for waiter in self._by_order.get(outcome.order_uid, ()):
             waiter.saw(outcome)
 
+    def caught_up(self) -> None:
+        """The reflector caught up: wake every waiter to look at the store again."""
+        for waiters in self._by_order.values():
+            for waiter in waiters:
+                waiter.saw(CAUGHT_UP)
+
     def __len__(self) -> int:
         return sum(len(waiters) for waiters in self._by_order.values())
 
@@ -95,5 +107,14 @@ def outcome_of(topic: str, partition: int, offset: int) -> Condition:
             and heard.partition == partition
             and heard.topic == topic
         )
+
+    return condition
+
+
+def holds_change(last_seq: Callable[[], int], seq: int) -> Condition:
+    """This replica has applied change `seq` (heard, or caught up on)."""
+
+    def condition(heard: Heard) -> bool:
+        return last_seq() >= seq
 
     return condition

@@ -59,6 +59,7 @@ class OrderInformer:
             list_batch_size=limits.list_batch_size,
             on_applied=self.waiters.applied,
             on_outcome=self.waiters.told,
+            on_caught_up=self.waiters.caught_up,
             feed=self.feed,
         )
         self.lookup = OrderLookup(self.store, partial(read_order, pool))

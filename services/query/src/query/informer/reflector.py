@@ -124,6 +124,7 @@ class OrderReflector:
         list_batch_size: int,
         on_applied: Callable[[ChangeAnnouncement], None] = lambda _: None,
         on_outcome: Callable[[RecordOutcome], None] = lambda _: None,
+        on_caught_up: Callable[[], None] = lambda: None,
         feed: OrderChangeFeed | None = None,
     ) -> None:
         self._store = store
@@ -136,6 +137,8 @@ class OrderReflector:
         # Told what the writer did with each record a command asked about (after the
         # changes it speaks of: the ingestor publishes in that order).
         self._on_outcome = on_outcome
+        # Told after each catch-up: a command whose change was not heard may answer now.
+        self._on_caught_up = on_caught_up
         # Told of every change applied after the first list: the page's live streams.
         self._feed = feed
         self.synced = asyncio.Event()
@@ -273,6 +276,7 @@ class OrderReflector:
                         feed.erased(order_uid, version, seq, since_seq)
                     count += erased
         self.last_seq = max(self.last_seq, snapshot_seq)
+        self._on_caught_up()
         return count, snapshot_seq
 
     def _skip_unreadable(self, order_uid: str, order: UnreadableOrder) -> None:
