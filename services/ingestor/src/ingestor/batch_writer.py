@@ -245,10 +245,12 @@ async def write_batch(
         unchanged, stale = batch.apply_orders(orders)
         batch.apply_statuses(statuses)
         changed = [state for state in batch.states.values() if state.events]
-        announced = [(state, change) for state in changed for change in _announcements(state)]
         changes = [
             msgspec.structs.replace(change, seq=seq)
-            for seq, (_, change) in enumerate(announced, start=last_seq + 1)
+            for seq, change in enumerate(
+                (change for state in changed for change in _announcements(state)),
+                start=last_seq + 1,
+            )
         ]
         if changes:
             await cursor.execute(_ADVANCE_COUNTER, (changes[-1].seq,))
