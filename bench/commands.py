@@ -7,8 +7,9 @@ commands):
   producer, so Kafka is inside. (An httpx client in this process was the bottleneck.)
 * POST to visible: orders posted one at a time per client, at a few at once, each with
   `Prefer: wait=30`; the time from sending the POST to its 201, which comes when this
-  replica has applied the ingestor's announcement of the record. Kafka, the ingestor's
-  batch (BATCH_WAIT_MS included), PostgreSQL's commit and Redis are all inside. p50, p99.
+  replica hears the ingestor's outcome of the record (published after the record's
+  announcement, which the replica has applied by then). Kafka, the ingestor's batch
+  (BATCH_WAIT_MS included), PostgreSQL's commit and Redis are all inside. p50, p99.
 
     BENCH_COMMAND_ORDERS=8000 BENCH_COMMAND_VISIBLE_ORDERS=300 uv run python -m bench.commands
 """

@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import redis
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.model import Order
+from order_shared.outcomes import OUTCOMES_CHANNEL, RecordOutcome, decode_outcome
 from order_shared.topics import CHANGES_CHANNEL
 from tests.harness import Servers
 
@@ -58,17 +59,48 @@ class ChangeListener:
             return [a for a in self.announcements if a.order_uid == order_uid]
 
 
+class OutcomeListener:
+    """Collects every record outcome on `orders:outcomes` while it is open: what the
+    commands waiting for their records hear."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[RecordOutcome] = []
+        self._lock = threading.Lock()
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.outcomes.append(decode_outcome(message["data"]))
+
+    def of(self, order_uid: str) -> list[RecordOutcome]:
+        with self._lock:
+            return [o for o in self.outcomes if o.order_uid == order_uid]
+
+
 @contextmanager
 def listening_to_changes(redis_url: str) -> Iterator[ChangeListener]:
-    listener = ChangeListener()
+    with _listening(redis_url, CHANGES_CHANNEL, ChangeListener()) as listener:
+        yield listener
+
+
+@contextmanager
+def listening_to_outcomes(redis_url: str) -> Iterator[OutcomeListener]:
+    with _listening(redis_url, OUTCOMES_CHANNEL, OutcomeListener()) as listener:
+        yield listener
+
+
+L = TypeVar("L", ChangeListener, OutcomeListener)
+
+
+@contextmanager
+def _listening(redis_url: str, channel: str, listener: L) -> Iterator[L]:
     client = redis.Redis.from_url(redis_url)
     pubsub = client.pubsub()
-    pubsub.subscribe(**{CHANGES_CHANNEL: listener._on_message})
+    pubsub.subscribe(**{channel: listener._on_message})
     # Only once Redis confirms the subscription is nothing published afterwards missed.
     deadline = time.monotonic() + 10
     while pubsub.get_message(timeout=1) is None or not pubsub.subscribed:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"could not subscribe to {CHANGES_CHANNEL}")
+            raise TimeoutError(f"could not subscribe to {channel}")
     thread = pubsub.run_in_thread(sleep_time=0.05, daemon=True)
     try:
         yield listener

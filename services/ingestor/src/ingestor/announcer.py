@@ -6,6 +6,10 @@ document when only the status changed: replicas then drop their copy and re-read
 Redis pub/sub is at-most-once, so a failed announcement is logged and dropped:
 replicas notice the hole in the change sequence and resync from PostgreSQL.
 
+After the changes, the outcome of each record that asked for it (a command waiting for
+its write) goes to `orders:outcomes`: on the same server and after the announcements, so
+a replica subscribed to both channels hears the change before the outcome.
+
 A batch's messages are published by one small Lua script per chunk rather than one
 PUBLISH each: subscribers see the same messages, in order, and the ingestor spends a
 fraction of the time building commands and reading replies.
@@ -22,6 +26,7 @@ from redis.exceptions import RedisError
 
 from ingestor.records import OrderChange
 from order_shared.announcements import ChangeAnnouncement, encode_announcement
+from order_shared.outcomes import OUTCOMES_CHANNEL, RecordOutcome, encode_outcome
 from order_shared.telemetry import is_sampled
 from order_shared.topics import CHANGES_CHANNEL
 
@@ -43,11 +48,16 @@ class ChangeAnnouncer:
         self._redis = redis
         self._publish_each = redis.register_script(_PUBLISH_EACH)
 
-    async def announce(self, changes: Sequence[OrderChange], committed_at: float) -> bool:
-        """Publish every change, committed at `committed_at` (Unix seconds); False if
-        Redis could not take them. Only recorded traces ride along: a replica would make
-        nothing of an unsampled one."""
-        if not changes:
+    async def announce(
+        self,
+        changes: Sequence[OrderChange],
+        committed_at: float,
+        outcomes: Sequence[RecordOutcome] = (),
+    ) -> bool:
+        """Publish every change, committed at `committed_at` (Unix seconds), then every
+        outcome; False if Redis could not take them. Only recorded traces ride along: a
+        replica would make nothing of an unsampled one."""
+        if not changes and not outcomes:
             return True
         try:
             for start in range(0, len(changes), _MESSAGES_PER_SCRIPT):
@@ -71,12 +81,14 @@ class ChangeAnnouncer:
                     for change in changes[start : start + _MESSAGES_PER_SCRIPT]
                 ]
                 await self._publish_each(args=[CHANGES_CHANNEL, *messages])
+            for start in range(0, len(outcomes), _MESSAGES_PER_SCRIPT):
+                told = [encode_outcome(o) for o in outcomes[start : start + _MESSAGES_PER_SCRIPT]]
+                await self._publish_each(args=[OUTCOMES_CHANNEL, *told])
         except (RedisError, OSError) as error:
             log.warning(
-                "could not announce %d changes (seq %d..%d): %s; replicas will resync",
+                "could not announce %d changes and %d outcomes: %s; replicas will resync",
                 len(changes),
-                changes[0].seq,
-                changes[-1].seq,
+                len(outcomes),
                 error,
             )
             return False

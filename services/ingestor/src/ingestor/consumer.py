@@ -45,6 +45,7 @@ from ingestor.records import (
 )
 from ingestor.validation import validate_record
 from order_shared.batch_consumer import BatchConsumer, FetchedBatch
+from order_shared.outcomes import RecordOutcome, wants_outcome
 from order_shared.topics import CHANGES_CHANNEL, ORDER_STATUS, ORDERS, ORDERS_DLQ
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class _PreparedBatch:
 class _WrittenBatch:
     changes: Sequence[OrderChange]
     committed_at: float
+    outcomes: Sequence[RecordOutcome] = ()
 
 
 # Validation yields to the event loop this often, about a third of a millisecond of work,
@@ -113,17 +115,21 @@ class OrderIngestor:
         metrics.ORDERS_ERASED.inc(sum(change.erased for change in result.changes))
         metrics.ORDERS_UNCHANGED.inc(result.unchanged)
         metrics.ORDERS_STALE.inc(result.stale)
-        return _WrittenBatch(result.changes, result.committed_at)
+        metrics.PENDING_STATUSES_DROPPED.inc(result.pending_dropped)
+        outcomes = [*result.outcomes, *_rejected(validated.rejected)]
+        return _WrittenBatch(result.changes, result.committed_at, outcomes)
 
     async def acknowledge(
         self, batch: FetchedBatch, prepared: _PreparedBatch, written: _WrittenBatch
     ) -> None:
         """The offsets are committed: announce the batch's changes."""
         changes, spans, validated = written.changes, prepared.spans, prepared.validated
-        if changes:
+        if changes or written.outcomes:
             self._relay.wake()
             started = time.time_ns()
-            announced = await self._announcer.announce(changes, written.committed_at)
+            announced = await self._announcer.announce(
+                changes, written.committed_at, written.outcomes
+            )
             if not announced:
                 metrics.ANNOUNCE_FAILURES.inc()
             if spans.recording:
@@ -245,6 +251,8 @@ class OrderIngestor:
     ) -> WriteResult:
         """Isolate the message the database refuses; the others are written as usual."""
         changes, rejections, unchanged, stale, committed_at = [], [], 0, 0, 0.0
+        outcomes: list[RecordOutcome] = []
+        dropped = 0
         singles = [([order], []) for order in orders] + [([], [status]) for status in statuses]
         for single_orders, single_statuses in singles:
             try:
@@ -253,14 +261,17 @@ class OrderIngestor:
                 (accepted,) = [*single_orders, *single_statuses]
                 reason = f"PostgreSQL refused it: {type(error).__name__}: {error}"
                 rejections.append(Rejection(accepted.record, "DatabaseRejected", reason))
+                outcomes.extend(_rejected(rejections[-1:]))
                 continue
             changes.extend(result.changes)
             rejections.extend(result.rejections)
             unchanged += result.unchanged
             stale += result.stale
+            outcomes.extend(result.outcomes)
+            dropped += result.pending_dropped
             # The last commit stands for all (a rare path: only data the database refuses).
             committed_at = max(committed_at, result.committed_at)
-        return WriteResult(changes, rejections, unchanged, stale, committed_at)
+        return WriteResult(changes, rejections, unchanged, stale, committed_at, outcomes, dropped)
 
     async def _write_retrying(
         self,
@@ -278,6 +289,22 @@ class OrderIngestor:
             wait=wait_exponential_jitter(initial=0.2, max=10),
             describe=_describe_retry,
         )
+
+
+def _rejected(rejections: Sequence[Rejection]) -> list[RecordOutcome]:
+    """The outcome of each record validation refused, for the commands that asked."""
+    return [
+        RecordOutcome(
+            (record.key or b"").decode("utf-8", "replace"),
+            record.topic,
+            record.partition,
+            record.offset,
+            "rejected",
+            reason=f"{rejection.error_class}: {rejection.reason}",
+        )
+        for rejection in rejections
+        if wants_outcome((record := rejection.record).headers)
+    ]
 
 
 def _describe_retry(retry_state: RetryCallState) -> str:

@@ -10,6 +10,11 @@ ORDERS_ERASED = Counter(
 ORDERS_UNCHANGED = Counter(
     "ingestor_orders_unchanged_total", "Re-delivered orders whose content had not changed"
 )
+PENDING_STATUSES_DROPPED = Counter(
+    "ingestor_pending_statuses_dropped_total",
+    "Status changes that waited for an order and were dropped when the order was erased "
+    "(they were sent before the erasure: README, Erasing an order)",
+)
 ORDERS_STALE = Counter(
     "ingestor_orders_stale_total",
     "Order records at or below the source offset their order already holds (replays, "

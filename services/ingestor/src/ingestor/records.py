@@ -56,7 +56,8 @@ Outcome = AcceptedOrder | AcceptedErasure | AcceptedStatus | Rejection
 
 class OrderChange(msgspec.Struct, frozen=True, gc=False):
     """What to announce: the order's newest state; no document if only its status changed,
-    or if the order was erased (`erased`)."""
+    or if the order was erased (`erased`). A batch that erased the order before its last
+    change announces each such erasure too, before it, each with its own sequence."""
 
     order_uid: str
     version: int

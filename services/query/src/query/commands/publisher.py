@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from opentelemetry import context, trace
 
+from order_shared.outcomes import OUTCOME_WANTED
 from order_shared.telemetry import trace_headers
 from order_shared.topics import MAX_MESSAGE_BYTES
 
@@ -62,10 +63,17 @@ class CommandPublisher:
                 self._producer = None
 
     async def send(
-        self, topic: str, key: str, value: bytes | None, trace_context: context.Context
+        self,
+        topic: str,
+        key: str,
+        value: bytes | None,
+        trace_context: context.Context,
+        *,
+        want_outcome: bool = False,
     ) -> RecordMetadata:
         """Publish and wait for every in-sync replica's acknowledgement; the record's
-        partition and offset. The trace context travels in the headers."""
+        partition and offset. The trace context travels in the headers, and with
+        `want_outcome` the header that asks the ingestor to tell what it did with it."""
         producer = self._producer
         if producer is None:
             raise PublishUnavailable("Kafka is not reachable yet")
@@ -79,7 +87,10 @@ class CommandPublisher:
                 # against a wait that would outlive it.
                 return await asyncio.wait_for(
                     producer.send_and_wait(
-                        topic, value=value, key=key.encode(), headers=trace_headers()
+                        topic,
+                        value=value,
+                        key=key.encode(),
+                        headers=[*trace_headers(), *([OUTCOME_WANTED] if want_outcome else [])],
                     ),
                     self._send_timeout * 2,
                 )

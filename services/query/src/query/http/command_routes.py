@@ -4,19 +4,24 @@ records for the ingestor, which stays the only writer of the database.
 Each command is checked first with what the ingestor itself checks (the shared
 validator), so a 202 means the record will be stored, then published keyed by the order
 id with the request's trace context. It is answered `202 Accepted` at once, or, with
-`Prefer: wait=N`, once this replica's cache shows the change (201 or 200 with the stored
-order), or 202 when N seconds were not enough. The wait is woken by the announcement
-that carries the published record's (partition, offset): no polling of the database.
+`Prefer: wait=N`, with what the writer did with the published record (its outcome on
+`orders:outcomes`, named by the record's topic, partition and offset): 201 when it created
+the order, 200 when it replaced it or changed nothing, 204 for an erasure, 409 or 410 when
+a status change could not apply; or 202 when N seconds were not enough. The ingestor
+tells the outcome after announcing the change, so this replica's cache shows it by then.
+No read is taken before publishing: only the writer knows what a record will do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
+from aiokafka.structs import RecordMetadata
 from litestar import MediaType, Request, Response, delete, post, put
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
@@ -25,6 +30,7 @@ from litestar.types import ASGIApp
 from opentelemetry import context, propagate
 
 from order_shared.model import ORDER_UID_PATTERN, StatusChange
+from order_shared.outcomes import RecordOutcome
 from order_shared.topics import ORDER_STATUS, ORDERS
 from order_shared.validation import (
     MAX_COUNTED_PROBLEMS,
@@ -58,7 +64,7 @@ from query.http.schemas import (
     InvalidBody,
     StatusCommand,
 )
-from query.informer.change_waiters import from_source, terminal
+from query.informer.change_waiters import ChangeWaiter, holds_change, outcome_of
 from query.informer.informer import OrderInformer
 from query.informer.order_reader import UnreadableOrder
 from query.informer.store import CachedOrder, ErasedOrder
@@ -107,6 +113,32 @@ def _stored(entry: CachedOrder, status_code: int, order_uid: str, wait: int) -> 
             "preference-applied": f"wait={wait}",
         },
     )
+
+
+def _document(
+    body: bytes, version: int, status_code: int, order_uid: str, wait: int
+) -> Response[bytes]:
+    return Response(
+        body,
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers={
+            "location": _location(order_uid),
+            "etag": entity_tag(version).decode(),
+            "preference-applied": f"wait={wait}",
+        },
+    )
+
+
+def _not_applied(order_uid: str, outcome: RecordOutcome) -> Response[bytes]:
+    """202 for a record that changed nothing and says nothing else a client can act on."""
+    if outcome.outcome == "stale":
+        detail = "a later record of this order was written already; this one changed nothing"
+    elif outcome.outcome == "pending":
+        detail = "the order is not stored yet; the change waits for it"
+    else:
+        detail = f"the ingestor did not write it: {outcome.reason or outcome.outcome}"
+    return _accepted(order_uid, detail)
 
 
 def _check_id(order_uid: str) -> None:
@@ -169,28 +201,48 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
 
         async def perform() -> Response[bytes]:
             uid = valid.order.order_uid
-            # Only an answer that waits says whether it created or replaced, so only it reads
-            # first (from memory, or PostgreSQL for an order not held): without a wait, a
-            # command needs Kafka alone.
-            held = None if wait is None else await _entry(uid)
             with informer.waiters.register(uid) as waiter:
                 record = await commands.publisher.send(
-                    ORDERS, uid, valid.document, _trace_context(request)
+                    ORDERS,
+                    uid,
+                    valid.document,
+                    _trace_context(request),
+                    want_outcome=wait is not None,
                 )
                 if wait is None:
                     return _accepted(uid, "published to orders")
-                if held is not None and held.body == valid.document:
-                    # The same content again: the ingestor changes nothing, announces nothing.
-                    return _stored(held, 200, uid, wait)
-                seen = await waiter.wait_for(from_source(record.partition, record.offset), wait)
-            entry = None if seen is None else await _entry(uid)
-            if entry is None:
-                return _accepted(uid, f"published to orders; not visible here within {wait} s")
-            # Not `entry.version == 1`: an id sent again after its erasure is a new order at
-            # a later version.
-            return _stored(entry, 200 if held is not None else 201, uid, wait)
+                heard = await _outcome(waiter, record, wait)
+            if not isinstance(heard, RecordOutcome):
+                return _accepted(uid, f"published to orders; no outcome heard within {wait} s")
+            # What the writer did with this record: no order stood under the id (new, or
+            # sent again after its erasure), or one stood (replaced, or the same content).
+            if heard.outcome == "created":
+                return _document(valid.document, heard.version, 201, uid, wait)
+            if heard.outcome in ("replaced", "unchanged"):
+                return _document(valid.document, heard.version, 200, uid, wait)
+            return _not_applied(uid, heard)
 
         return await once(request, body, perform)
+
+    async def _outcome(
+        waiter: ChangeWaiter, record: RecordMetadata, wait: int
+    ) -> RecordOutcome | None:
+        """The writer's outcome of `record`, once this replica holds the change it speaks
+        of; None if not heard within `wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        heard = await waiter.wait_for(
+            outcome_of(record.topic, record.partition, record.offset), wait
+        )
+        if not isinstance(heard, RecordOutcome):
+            return None
+        if heard.seq > informer.last_seq:
+            # Its announcement was not heard here: the catch-up it asked for brings it.
+            await waiter.wait_for(
+                holds_change(lambda: informer.last_seq, heard.seq),
+                max(0.0, deadline - loop.time()),
+            )
+        return heard
 
     async def _entry(order_uid: str) -> CachedOrder | None:
         read = await informer.get_or_read(order_uid)
@@ -319,17 +371,25 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
                 return _already(order_uid, held.status)
             change = StatusChange(order_uid, command.status, commands.now())
             with informer.waiters.register(order_uid) as waiter:
-                await commands.publisher.send(
-                    ORDER_STATUS, order_uid, _encoder.encode(change), _trace_context(request)
+                record = await commands.publisher.send(
+                    ORDER_STATUS,
+                    order_uid,
+                    _encoder.encode(change),
+                    _trace_context(request),
+                    want_outcome=wait is not None,
                 )
                 if wait is None:
                     return _accepted(order_uid, "published to order-status")
-                seen = await waiter.wait_for(terminal, wait)
-            entry = None if seen is None else await _entry(order_uid)
-            if entry is None:
-                return _accepted(order_uid, f"published; not visible here within {wait} s")
-            if entry.status != command.status:
-                return _already(order_uid, entry.status)
+                heard = await _outcome(waiter, record, wait)
+            if not isinstance(heard, RecordOutcome):
+                return _accepted(order_uid, f"published; no outcome heard within {wait} s")
+            if heard.outcome == "conflict" and heard.status is not None:
+                return _already(order_uid, heard.status)
+            if heard.outcome == "order_erased":
+                raise ClientException(status_code=410, detail=f"order {order_uid} was erased")
+            entry = await _entry(order_uid)
+            if heard.outcome not in ("applied", "repeated") or entry is None:
+                return _not_applied(order_uid, heard)
             return _stored(entry, 200, order_uid, wait)
 
         return await once(request, body, perform)
@@ -371,17 +431,25 @@ def command_routes(commands: Commands) -> list[HTTPRouteHandler]:
             await _stored_order(order_uid)
             with informer.waiters.register(order_uid) as waiter:
                 record = await commands.publisher.send(
-                    ORDERS, order_uid, None, _trace_context(request)
+                    ORDERS, order_uid, None, _trace_context(request), want_outcome=wait is not None
                 )
                 if wait is None:
                     return _accepted(order_uid, "erasure published to orders")
-                # The erasure's announcement carries the tombstone's own position.
-                seen = await waiter.wait_for(from_source(record.partition, record.offset), wait)
-            if seen is None:
+                heard = await _outcome(waiter, record, wait)
+            if not isinstance(heard, RecordOutcome):
                 return _accepted(
-                    order_uid, f"erasure published to orders; not applied here within {wait} s"
+                    order_uid, f"erasure published to orders; no outcome heard within {wait} s"
                 )
-            return Response(b"", status_code=204, headers={"preference-applied": f"wait={wait}"})
+            # 204 only for this tombstone's own erasure.
+            if heard.outcome == "erased":
+                return Response(
+                    b"", status_code=204, headers={"preference-applied": f"wait={wait}"}
+                )
+            if heard.outcome == "gone":
+                raise ClientException(status_code=410, detail=f"order {order_uid} was erased")
+            if heard.outcome == "not_found":
+                raise ClientException(status_code=404, detail=f"no order with id {order_uid}")
+            return _not_applied(order_uid, heard)
 
         return await once(request, b"", perform)
 

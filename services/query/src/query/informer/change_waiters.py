@@ -1,10 +1,12 @@
-"""Read-your-writes: a command waits here until this replica has applied the change it
-published, woken by the reflector as it applies each announcement (never by polling).
+"""Read-your-writes: a command waits here until the writer has told what it did with the
+record the command published (its outcome on `orders:outcomes`), woken by the reflector
+as it hears each announcement and outcome (never by polling). The ingestor publishes an
+outcome after the changes it speaks of, so by then this replica has applied them.
 
-A waiter registers for an order *before* its command is published, so an announcement
-that beats the producer's acknowledgement is not missed; it then waits for the first
-announcement of that order that satisfies its condition (e.g. "its content comes from
-`orders` partition p at offset o or later"), seen since it registered.
+A waiter registers for an order *before* its command is published, so an outcome that
+beats the producer's acknowledgement is not missed; it then waits for the first message
+of that order that satisfies its condition (e.g. "the outcome of `orders` partition p,
+offset o"), seen since it registered.
 """
 
 from __future__ import annotations
@@ -14,22 +16,30 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from order_shared.announcements import ChangeAnnouncement
+from order_shared.outcomes import RecordOutcome
 
-Condition = Callable[[ChangeAnnouncement], bool]
+
+class CaughtUp:
+    """The reflector caught up from PostgreSQL: a change it had not heard may be held now."""
+
+
+CAUGHT_UP = CaughtUp()
+Heard = ChangeAnnouncement | RecordOutcome | CaughtUp
+Condition = Callable[[Heard], bool]
 
 
 class ChangeWaiter:
     """The announcements of one order seen since registration, and a wake-up for each."""
 
     def __init__(self) -> None:
-        self._seen: list[ChangeAnnouncement] = []
+        self._seen: list[Heard] = []
         self._arrived = asyncio.Event()
 
-    def saw(self, announcement: ChangeAnnouncement) -> None:
+    def saw(self, announcement: Heard) -> None:
         self._seen.append(announcement)
         self._arrived.set()
 
-    async def wait_for(self, condition: Condition, within: float) -> ChangeAnnouncement | None:
+    async def wait_for(self, condition: Condition, within: float) -> Heard | None:
         """The first announcement seen that meets `condition`; None after `within` seconds."""
         checked = 0
         loop = asyncio.get_running_loop()
@@ -72,23 +82,39 @@ class ChangeWaiters:
         for waiter in self._by_order.get(announcement.order_uid, ()):
             waiter.saw(announcement)
 
+    def told(self, outcome: RecordOutcome) -> None:
+        """The reflector heard what the writer did with a record of this order."""
+        for waiter in self._by_order.get(outcome.order_uid, ()):
+            waiter.saw(outcome)
+
+    def caught_up(self) -> None:
+        """The reflector caught up: wake every waiter to look at the store again."""
+        for waiters in self._by_order.values():
+            for waiter in waiters:
+                waiter.saw(CAUGHT_UP)
+
     def __len__(self) -> int:
         return sum(len(waiters) for waiters in self._by_order.values())
 
 
-def from_source(partition: int, offset: int) -> Condition:
-    """The order's content comes from this `orders` record or a later one of its partition."""
+def outcome_of(topic: str, partition: int, offset: int) -> Condition:
+    """The writer's outcome of this one record."""
 
-    def condition(announcement: ChangeAnnouncement) -> bool:
+    def condition(heard: Heard) -> bool:
         return (
-            announcement.source_partition == partition
-            and announcement.source_offset is not None
-            and announcement.source_offset >= offset
+            type(heard) is RecordOutcome
+            and heard.offset == offset
+            and heard.partition == partition
+            and heard.topic == topic
         )
 
     return condition
 
 
-def terminal(announcement: ChangeAnnouncement) -> bool:
-    """The order has reached a final status (cancelled or completed)."""
-    return announcement.status != "created"
+def holds_change(last_seq: Callable[[], int], seq: int) -> Condition:
+    """This replica has applied change `seq` (heard, or caught up on)."""
+
+    def condition(heard: Heard) -> bool:
+        return last_seq() >= seq
+
+    return condition

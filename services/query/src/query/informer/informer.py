@@ -58,6 +58,8 @@ class OrderInformer:
             catch_up_interval=limits.catch_up_interval_seconds,
             list_batch_size=limits.list_batch_size,
             on_applied=self.waiters.applied,
+            on_outcome=self.waiters.told,
+            on_caught_up=self.waiters.caught_up,
             feed=self.feed,
         )
         self.lookup = OrderLookup(self.store, partial(read_order, pool))

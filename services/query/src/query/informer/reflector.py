@@ -54,6 +54,7 @@ from redis.exceptions import RedisError
 
 from order_shared.announcements import ChangeAnnouncement, decode_announcement
 from order_shared.bucket_counts import BucketCounts
+from order_shared.outcomes import OUTCOMES_CHANNEL, RecordOutcome, decode_outcome
 from order_shared.telemetry import context_from_traceparent
 from order_shared.topics import CHANGES_CHANNEL
 from query.informer.order_reader import UnreadableOrder, erased_since, stream_orders
@@ -64,6 +65,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("query")
 APPLY_SPAN = f"{CHANGES_CHANNEL} apply"
 
+# A channel's name as redis-py gives it (bytes, or str with decode_responses).
+_CHANGES = (CHANGES_CHANNEL.encode(), CHANGES_CHANNEL)
+_OUTCOMES = (OUTCOMES_CHANNEL.encode(), OUTCOMES_CHANNEL)
 _SUBSCRIBE_WAIT_SECONDS = 2.0
 # The watch's own liveness check: a read waits this long, a quiet subscription is pinged
 # this often, and one silent for longer than the limit is given up.
@@ -119,6 +123,8 @@ class OrderReflector:
         catch_up_interval: float,
         list_batch_size: int,
         on_applied: Callable[[ChangeAnnouncement], None] = lambda _: None,
+        on_outcome: Callable[[RecordOutcome], None] = lambda _: None,
+        on_caught_up: Callable[[], None] = lambda: None,
         feed: OrderChangeFeed | None = None,
     ) -> None:
         self._store = store
@@ -128,6 +134,11 @@ class OrderReflector:
         self._list_batch_size = list_batch_size
         # Told of every announcement once applied: commands waiting to read their write.
         self._on_applied = on_applied
+        # Told what the writer did with each record a command asked about (after the
+        # changes it speaks of: the ingestor publishes in that order).
+        self._on_outcome = on_outcome
+        # Told after each catch-up: a command whose change was not heard may answer now.
+        self._on_caught_up = on_caught_up
         # Told of every change applied after the first list: the page's live streams.
         self._feed = feed
         self.synced = asyncio.Event()
@@ -265,6 +276,7 @@ class OrderReflector:
                         feed.erased(order_uid, version, seq, since_seq)
                     count += erased
         self.last_seq = max(self.last_seq, snapshot_seq)
+        self._on_caught_up()
         return count, snapshot_seq
 
     def _skip_unreadable(self, order_uid: str, order: UnreadableOrder) -> None:
@@ -276,7 +288,7 @@ class OrderReflector:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANGES_CHANNEL)
+                    await pubsub.subscribe(CHANGES_CHANNEL, OUTCOMES_CHANNEL)
                     await self._listen(pubsub)
             except (RedisError, OSError) as error:
                 log.warning("watch on %s lost: %s; resubscribing", CHANGES_CHANNEL, error)
@@ -295,8 +307,11 @@ class OrderReflector:
             if message is not None:
                 heard_at = now
                 if message["type"] == "message":
-                    self._on_message(message["data"])
-                elif message["type"] == "subscribe":
+                    if message["channel"] in _OUTCOMES:
+                        self._on_outcome_message(message["data"])
+                    else:
+                        self._on_message(message["data"])
+                elif message["type"] == "subscribe" and message["channel"] in _CHANGES:
                     # Also after redis-py reconnected on its own: either way, whatever
                     # was published before this moment was not heard.
                     self._on_subscribed()
@@ -325,6 +340,18 @@ class OrderReflector:
             self._buffer.append(announcement)
         else:
             self._buffer_overflowed = True
+
+    def _on_outcome_message(self, raw: bytes) -> None:
+        try:
+            outcome = decode_outcome(raw)
+        except msgspec.DecodeError as error:
+            self.stats.announcements_malformed += 1
+            log.warning("ignored a malformed outcome: %s", error)
+            return
+        if outcome.seq > self.last_seq and self._listed:
+            # The change it speaks of was not heard here: catch up on it.
+            self._request_catch_up(Cause.SEQUENCE_GAP)
+        self._on_outcome(outcome)
 
     def _apply(self, announcement: ChangeAnnouncement) -> None:
         if announcement.traceparent is None:
