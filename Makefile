@@ -7,9 +7,9 @@ UV := $(CURDIR)/.state/tools/bin/uv
 
 .PHONY: up down status demo test lint bench prerequisites
 
-up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
+up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops. CLUSTER=1: three Kafka brokers, a PostgreSQL primary and its standby
 	@began=$$(date +%s.%N) && bash scripts/install-prerequisites.sh && \
-		MAKE_UP_BEGAN=$$began $(UV) run --frozen python -m devstack up
+		MAKE_UP_BEGAN=$$began $(UV) run --frozen python -m devstack up $(if $(CLUSTER),--cluster)
 
 down: ## stop everything `make up` started
 	$(UV) run --frozen python -m devstack down
