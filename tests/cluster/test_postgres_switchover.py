@@ -18,6 +18,9 @@ from tests.integration.test_bounce import SteadyPublisher, not_served_yet
 from tests.kafka_io import end_offsets, read_from
 from tests.store_io import query
 
+# How long no PostgreSQL host takes writes: from the primary's crash to the promotion.
+PRIMARY_AWAY_SECONDS = 20
+
 
 def stored_since(servers: Servers, prefix: str) -> dict[str, int]:
     """order_uid -> how many rows the new primary has of it, for the orders of `prefix`."""
@@ -55,22 +58,27 @@ def test_writers_find_the_promoted_standby_and_nothing_acknowledged_is_lost(
         old_primary = cluster.primary
         cluster.kill(old_primary)
         killed_at = time.monotonic()
-        # Until promotion, both hosts answer "not writable": readiness must say so.
-        time.sleep(3)
-        readiness_while_away.append(httpx.get(f"{cluster_ingestor.base_url}/readyz").json())
+        # Until the promotion no host takes writes: readiness must say which and why.
+        readiness_while_away.append(eventually(lambda: _waiting_on_database(cluster_ingestor)))
+        # Long enough for reconnection attempts to back off, as a promotion that waits for
+        # an operator or a failover timeout would.
+        time.sleep(max(0.0, killed_at + PRIMARY_AWAY_SECONDS - time.monotonic()))
         cluster.promote_standby()
         promoted_at = time.monotonic()
-        time.sleep(10)
+        # An order sent after the promotion is written on the new primary within seconds.
+        newest = f"{prefix}-{len(publisher.sent)}"
+        eventually(lambda: _all_stored(cluster, prefix, {newest}), timeout=60, interval=0.1)
+        recovered_after = time.monotonic() - promoted_at
+        time.sleep(3)
     finally:
         publisher.stop()
 
-    # The newest acknowledged orders are written on the new primary within seconds.
     expected = {uid: publisher.sent[uid] for uid in publisher.acknowledged}
     stored = eventually(lambda: _all_stored(cluster, prefix, set(expected)), timeout=30)
-    recovered_after = time.monotonic() - promoted_at
     print(
-        f"\nswitchover: primary killed, standby promoted {promoted_at - killed_at:.1f} s later;"
-        f" {len(expected)} acknowledged orders all stored {recovered_after:.1f} s after"
+        f"\nswitchover: primary killed, standby promoted {promoted_at - killed_at:.1f} s later,"
+        f" the ingestor writing again {recovered_after:.1f} s after that;"
+        f" {len(expected)} acknowledged orders, all stored"
     )
     assert [uid for uid, rows in stored.items() if rows != 1] == []  # none twice
     assert set(stored) - set(publisher.sent) == set()  # none unexpected
@@ -86,7 +94,20 @@ def test_writers_find_the_promoted_standby_and_nothing_acknowledged_is_lost(
     assert dead_lettered == []
     (report,) = readiness_while_away
     assert report["ready"] is False
-    assert "read-write" in (report["database_problem"] or "")
+    # libpq's account of each host: the killed one refuses, the standby is read-only.
+    assert "read-only" in report["database_problem"]
+    assert f"port {cluster.ports.port_of(old_primary)}" in report["database_problem"]
+    assert eventually(lambda: _readiness(cluster_ingestor)["database_problem"] is None)
+
+
+def _readiness(service: ServiceProcess) -> dict:
+    return httpx.get(f"{service.base_url}/readyz", timeout=5).json()
+
+
+def _waiting_on_database(service: ServiceProcess) -> dict:
+    report = _readiness(service)
+    assert report["database_problem"], report
+    return report
 
 
 def _all_stored(cluster: Servers, prefix: str, expected: set[str]) -> dict[str, int]:
