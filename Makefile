@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.state/tools/bin:$(PATH)
 UV := $(CURDIR)/.state/tools/bin/uv
 
-.PHONY: up down status demo test lint bench prerequisites
+.PHONY: up down status demo test soak lint bench prerequisites
 
 up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops. CLUSTER=1: three Kafka brokers, a PostgreSQL primary and its standby
 	@began=$$(date +%s.%N) && bash scripts/install-prerequisites.sh && \
@@ -22,6 +22,10 @@ demo: ## publish N generated orders (default 50) at RATE per second (default: as
 
 test: prerequisites ## the whole suite; starts its own servers on free ports
 	$(UV) run --frozen pytest
+
+soak: ## the cluster bounce test: 1,000 orders/s for 5 minutes through 22 faults (brokers killed and cut off, a PostgreSQL switchover...), Jepsen-style checks; about 10 minutes; as root (partitions need iptables)
+	@bash scripts/install-prerequisites.sh soak
+	ORDER_SOAK=1 $(UV) run --frozen pytest tests/soak -s -q -p no:cacheprovider
 
 lint: ## ruff over everything
 	$(UV) run --frozen ruff check .

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from devstack import ingress, postgres, services
@@ -60,6 +60,8 @@ class Servers:
     kafka_more: tuple[tuple[int, int], ...] = ()
     # The PostgreSQL node that takes writes now (a cluster's changes at a switchover).
     primary: str = "postgres"
+    # Server name -> how to wrap its argv (the soak starts some inside a cgroup).
+    wrappers: dict[str, Callable[[list[str]], list[str]]] = field(default_factory=dict)
 
     @property
     def ports(self) -> ServerPorts:
@@ -104,6 +106,8 @@ class Servers:
         if needs_clone(name, self.root):
             prepare_standby(name, self.primary, self.ports, self.root)
         command = server_command(name, self.ports, self.root)
+        if name in self.wrappers:
+            command = replace(command, argv=self.wrappers[name](command.argv))
         self.running[name] = RunningServer(command, self.logs / f"{name}.log")
         if wait:
             wait_until_server_ready(name, self.ports)
@@ -187,11 +191,19 @@ def start_storage(servers: Servers) -> None:
 class ServiceProcess(RunningServer):
     """One of our services running as a real process on `port`, logging to LOGS."""
 
-    def __init__(self, executable: str, name: str, port: int, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        executable: str,
+        name: str,
+        port: int,
+        env: Mapping[str, str],
+        wrap: Callable[[list[str]], list[str]] | None = None,
+    ) -> None:
         self.port = port
+        argv = [str(services.executable_path(executable))]
         command = ServerCommand(
             name,
-            [str(services.executable_path(executable))],
+            wrap(argv) if wrap else argv,
             env={"PORT": str(port), "PYTHONUNBUFFERED": "1", **env},
         )
         super().__init__(command, LOGS / f"{name}.log")
@@ -225,13 +237,15 @@ def start_service(
     *,
     urls: Mapping[str, str] | None = None,
     wait: bool = True,
+    wrap: Callable[[list[str]], list[str]] | None = None,
     **extra: str,
 ) -> ServiceProcess:
     """A replica of service `kind` (a key of SERVICES) named `name` on a free port, with
-    `extra` added to its environment; by default once it is ready."""
+    `extra` added to its environment and its argv passed through `wrap`; by default once
+    it is ready."""
     service = services.SERVICES[kind]
     env = {**service_env(servers, service.database_user), **services.links(kind, urls), **extra}
-    process = ServiceProcess(service.executable, name, free_port(), env)
+    process = ServiceProcess(service.executable, name, free_port(), env, wrap)
     if wait:
         process.wait_ready()
     return process
