@@ -149,8 +149,59 @@ async def _not_served(
     return missing
 
 
+async def _not_served_pipelined(
+    replica: ServiceProcess, expected: dict[str, bytes], connections: int = 4, depth: int = 200
+) -> set[str]:
+    """As `_not_served`, with HTTP/1.1 requests pipelined `depth` at a time on a few
+    keep-alive connections: some ten times fewer CPU seconds than a client that waits for
+    each answer, which a check of every order of a five-minute run at 1,000/s needs on 2
+    cores. Whatever this reads badly counts as not served (and is asked again by
+    `_not_served`)."""
+    items = list(expected.items())
+    missing: set[str] = set()
+
+    async def one(chunk: list[tuple[str, bytes]]) -> None:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", replica.port)
+        except OSError:
+            missing.update(uid for uid, _ in chunk)
+            return
+        done = 0
+        try:
+            for start in range(0, len(chunk), depth):
+                batch = chunk[start : start + depth]
+                writer.write(
+                    b"".join(
+                        f"GET /api/v1/orders/{uid} HTTP/1.1\r\nHost: soak\r\n\r\n".encode()
+                        for uid, _ in batch
+                    )
+                )
+                await writer.drain()
+                for uid, document in batch:
+                    status = int((await reader.readline()).split()[1])
+                    length = 0
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        if name.strip().lower() == "content-length":
+                            length = int(value)
+                    body = await reader.readexactly(length) if length else b""
+                    if status != 200 or body != document:
+                        missing.add(uid)
+                    done += 1
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            missing.update(uid for uid, _ in chunk[done:])
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one(items[index::connections]) for index in range(connections)))
+    return missing
+
+
 def not_served(replica: ServiceProcess, expected: dict[str, bytes]) -> set[str]:
-    return asyncio.run(_not_served(replica, expected))
+    """The orders `replica` does not serve byte for byte: a pipelined pass over all, then
+    what it found missing asked again one request at a time."""
+    suspects = asyncio.run(_not_served_pipelined(replica, expected))
+    return asyncio.run(_not_served(replica, {uid: expected[uid] for uid in suspects}))
 
 
 def _served_everywhere_after(
