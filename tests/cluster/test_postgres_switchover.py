@@ -33,14 +33,15 @@ def stored_since(servers: Servers, prefix: str) -> dict[str, int]:
 
 
 def change_sequence_gaps(servers: Servers) -> list[int]:
-    """The change numbers missing between 1 and the newest one handed out."""
+    """The change numbers missing between 1 and the newest one handed out (by each number's
+    predecessor: linear, where `NOT IN` over a soak's 300,000 rows is quadratic)."""
     (row,) = query(
         servers.admin_database_url,
-        "SELECT coalesce(array_agg(n), '{}') FROM generate_series(1,"
-        " (SELECT max(change_seq) FROM (SELECT change_seq FROM orders"
-        "  UNION ALL SELECT change_seq FROM erased_orders) AS every)) AS n"
-        " WHERE n NOT IN (SELECT change_seq FROM orders UNION ALL"
-        "  SELECT change_seq FROM erased_orders)",
+        "SELECT coalesce(array_agg(n ORDER BY n), '{}') FROM ("
+        "  SELECT change_seq, lag(change_seq, 1, 0::bigint) OVER (ORDER BY change_seq) AS prev"
+        "  FROM (SELECT change_seq FROM orders UNION ALL SELECT change_seq FROM erased_orders)"
+        "  AS every) AS steps, generate_series(steps.prev + 1, steps.change_seq - 1) AS n"
+        " WHERE steps.change_seq - steps.prev > 1",
     )
     return list(row[0])
 
