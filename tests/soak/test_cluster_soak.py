@@ -12,7 +12,7 @@ serves every acknowledged order byte for byte, the change sequence has no gap, a
 time from the end of the last fault until every replica serves the newest acknowledged
 order is printed (aim: under 5 s).
 
-Not part of `make test` (it takes about ten minutes): `make soak` sets ORDER_SOAK=1.
+Not part of `make test` (it takes about six minutes): `make soak` sets ORDER_SOAK=1.
 """
 
 from __future__ import annotations
