@@ -5,11 +5,11 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.state/tools/bin:$(PATH)
 UV := $(CURDIR)/.state/tools/bin/uv
 
-.PHONY: up down status demo test lint bench docs prerequisites
+.PHONY: up down status demo test soak lint bench docs prerequisites
 
-up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops
+up: ## start PostgreSQL, Redis, Kafka, Jaeger, the ingestor, two query replicas and the courier service; Ctrl-C stops. CLUSTER=1: three Kafka brokers, a PostgreSQL primary and its standby
 	@began=$$(date +%s.%N) && bash scripts/install-prerequisites.sh && \
-		MAKE_UP_BEGAN=$$began $(UV) run --frozen python -m devstack up
+		MAKE_UP_BEGAN=$$began $(UV) run --frozen python -m devstack up $(if $(CLUSTER),--cluster)
 
 down: ## stop everything `make up` started
 	$(UV) run --frozen python -m devstack down
@@ -22,6 +22,10 @@ demo: ## publish N generated orders (default 50) at RATE per second (default: as
 
 test: prerequisites ## the whole suite; starts its own servers on free ports
 	$(UV) run --frozen pytest
+
+soak: ## the cluster bounce test: 1,000 orders/s for 5 minutes through 22 faults (brokers killed and cut off, a PostgreSQL switchover...), Jepsen-style checks; about 6 minutes; as root (partitions need iptables)
+	@bash scripts/install-prerequisites.sh soak
+	ORDER_SOAK=1 $(UV) run --frozen pytest tests/soak -s -q -p no:cacheprovider
 
 lint: ## ruff over everything
 	$(UV) run --frozen ruff check .

@@ -3,6 +3,9 @@
 `prepare` fetches what the servers need once per checkout (the Kafka broker's jars), as
 scripts/install-prerequisites.sh does.
 
+`up --cluster` (`make up CLUSTER=1`) runs three Kafka brokers and a PostgreSQL primary with
+a synchronous streaming standby instead of one of each (devstack.servers).
+
 `up` starts PostgreSQL, Redis, Kafka, Jaeger, every service in devstack.services and the
 local ingress (nginx on port 8000) under supervisord, adds demo couriers, loads demo
 orders, prints the URLs and stays in the foreground: Ctrl-C stops everything it started.
@@ -47,6 +50,15 @@ def _jaeger_line(building: bool) -> str:
     )
 
 
+def _postgres_line(ports: ServerPorts) -> str:
+    if not ports.is_cluster:
+        return f"127.0.0.1:{ports.postgres}"
+    return (
+        f"127.0.0.1:{ports.postgres} (primary), 127.0.0.1:{ports.postgres_standby} (synchronous"
+        " standby); services: target_session_attrs=read-write"
+    )
+
+
 def _print_urls(ports: ServerPorts, jaeger_building: bool, seconds_to_page: float) -> None:
     queries = [replica.url for replica in stack.replicas() if replica.service == "query"]
     services = "\n".join(
@@ -64,7 +76,7 @@ Order Service is up: the page answered {seconds_to_page:.0f} s after `make up` b
   API token      {stack.dev_api_token()}  (for commands; also in {stack.DEV_API_TOKEN})
 {services}
   Kafka          {ports.kafka_bootstrap}
-  PostgreSQL     127.0.0.1:{ports.postgres}
+  PostgreSQL     {_postgres_line(ports)}
   Redis          127.0.0.1:{ports.redis}
 {_jaeger_line(jaeger_building)}
   logs           {stack.STATE / "logs"}
@@ -78,8 +90,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack")
     parser.add_argument("command", choices=["up", "down", "status", "prepare"])
     parser.add_argument("--detach", action="store_true", help="up: return once everything is ready")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="up: three Kafka brokers and a PostgreSQL primary with a synchronous standby",
+    )
     args = parser.parse_args()
-    ports = ServerPorts()
+    ports = ServerPorts.cluster() if args.cluster else ServerPorts()
     if args.command == "prepare":
         servers.fetch_once()
         return

@@ -13,6 +13,10 @@ distribution or container is needed, only ``java`` (17+) and ``mvn`` on PATH:
 Broker logs (WARN and up) go to ``<data_dir>/broker.log``, rolled at 10 MB, two files kept.
 The JVM exits with 143 after a clean SIGTERM shutdown.  ``__consumer_offsets`` has a single
 partition, so the readiness probe's group shares its coordinator with every real group.
+
+A cluster (``make up CLUSTER=1``, the cluster tests): ``prepare_broker`` once per node with
+its ``node_id`` and the same ``Quorum``, every node a combined broker+controller, topics
+replicated to three brokers with ``min.insync.replicas=2``, as production runs them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import socket
 import struct
 import subprocess
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.readiness import wait_until
@@ -58,8 +64,8 @@ rootLogger.appenderRef.file.ref = file
 
 _SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 controller.listener.names=CONTROLLER
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
@@ -67,12 +73,14 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs={log_dirs}
 auto.create.topics.enable=false
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor={replication}
+min.insync.replicas={min_isr}
+offsets.topic.replication.factor={replication}
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_isr}
+unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=2
@@ -114,18 +122,65 @@ def _cluster_id() -> str:
             return cid
 
 
-def prepare_broker(libs_dir: Path, data_dir: Path, port: int, controller_port: int) -> list[str]:
-    """Write the configs into ``data_dir``, format storage once, and return the broker argv."""
+@dataclass(frozen=True)
+class Quorum:
+    """The controllers of a cluster: (node id, controller port) each, and the id that every
+    node's storage is formatted with."""
+
+    controllers: Sequence[tuple[int, int]]
+    cluster_id: str
+
+    @property
+    def voters(self) -> str:
+        return ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.controllers)
+
+    @property
+    def replication(self) -> int:
+        """Every topic on every broker, at most three; acknowledged by all but one of them."""
+        return min(3, len(self.controllers))
+
+
+def cluster_quorum(data_root: Path, controller_ports: Sequence[int]) -> Quorum:
+    """The quorum of brokers 1..n on `controller_ports`, its id kept in `data_root` so that
+    a restarted node rejoins its cluster."""
+    id_file = data_root / "kafka-cluster-id"
+    if not id_file.is_file():
+        data_root.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(_cluster_id() + "\n")
+    controllers = list(enumerate(controller_ports, start=1))
+    return Quorum(controllers, id_file.read_text().strip())
+
+
+def prepare_broker(
+    libs_dir: Path,
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    *,
+    node_id: int = 1,
+    quorum: Quorum | None = None,
+) -> list[str]:
+    """Write the configs into ``data_dir``, format storage once, and return the broker argv.
+    Without a ``quorum`` the broker is a cluster of one."""
+    quorum = quorum or Quorum([(node_id, controller_port)], _cluster_id())
     data_dir = data_dir.resolve()
     log_dirs = data_dir / "kraft-logs"
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "log4j2.properties").write_text(_LOG4J2.format(log=data_dir / "broker.log"))
     server_properties = data_dir / "server.properties"
     server_properties.write_text(
-        _SERVER_PROPERTIES.format(port=port, controller_port=controller_port, log_dirs=log_dirs)
+        _SERVER_PROPERTIES.format(
+            port=port,
+            controller_port=controller_port,
+            log_dirs=log_dirs,
+            node_id=node_id,
+            voters=quorum.voters,
+            replication=quorum.replication,
+            min_isr=max(1, quorum.replication - 1),
+        )
     )
     if not (log_dirs / "meta.properties").is_file():
-        args = ["format", "-t", _cluster_id(), "-c", str(server_properties)]
+        args = ["format", "-t", quorum.cluster_id, "-c", str(server_properties)]
         cmd = _java(libs_dir, data_dir, "kafka.tools.StorageTool", *args)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -173,7 +228,7 @@ class BrokerNotReady(Exception):
     """The broker answers but cannot serve producers and consumer groups yet."""
 
 
-def _check_ready(host: str, port: int) -> bool:
+def _check_ready(host: str, port: int, brokers_expected: int = 1) -> bool:
     """True once the broker can serve producers and consumer groups; else BrokerNotReady.
 
     Metadata v4 lists only alive (unfenced) brokers.  FindCoordinator v1 creates
@@ -184,12 +239,19 @@ def _check_ready(host: str, port: int) -> bool:
     group = b"devstack-ready"
     with socket.create_connection((host, port), timeout=2.0) as sock:
         (brokers,) = struct.unpack_from(">i", _call(sock, 3, 4, struct.pack(">ib", 0, 0)), 4)
-        if brokers < 1:
-            raise BrokerNotReady("no alive broker in metadata yet")
+        if brokers < brokers_expected:
+            raise BrokerNotReady(f"{brokers} of {brokers_expected} brokers alive in metadata")
         find = _call(sock, 10, 1, struct.pack(">h", len(group)) + group + b"\x00")
         (error,) = struct.unpack_from(">h", find, 4)
         if error:
             raise BrokerNotReady(f"FindCoordinator error {error}")
+        (message_length,) = struct.unpack_from(">h", find, 6)
+        at = 8 + max(0, message_length) + 4  # past the error message and the node id
+        (host_length,) = struct.unpack_from(">h", find, at)
+        coordinator_host = find[at + 2 : at + 2 + host_length].decode()
+        (coordinator_port,) = struct.unpack_from(">i", find, at + 2 + host_length)
+    # In a cluster the group's coordinator may be another broker: ask it.
+    with socket.create_connection((coordinator_host, coordinator_port), timeout=2.0) as sock:
         fetch = _call(sock, 9, 2, struct.pack(">h", len(group)) + group + struct.pack(">i", -1))
         (error,) = struct.unpack_from(">h", fetch, len(fetch) - 2)
         if error:
@@ -197,11 +259,12 @@ def _check_ready(host: str, port: int) -> bool:
         return True
 
 
-def wait_until_ready(bootstrap: str, timeout: float = 60.0) -> None:
-    """Block until the broker is unfenced and its group coordinator has loaded its state."""
+def wait_until_ready(bootstrap: str, timeout: float = 60.0, brokers_expected: int = 1) -> None:
+    """Block until the broker is unfenced, sees `brokers_expected` alive brokers, and its
+    group coordinator has loaded its state."""
     host, _, port = bootstrap.rpartition(":")
     wait_until(
-        lambda: _check_ready(host, int(port)),
+        lambda: _check_ready(host, int(port), brokers_expected),
         what=f"Kafka broker at {bootstrap}",
         timeout=timeout,
         retry_on=(OSError, struct.error, BrokerNotReady),

@@ -76,7 +76,8 @@ def prepare_servers(ports: ServerPorts, *, with_kafka: bool = True) -> None:
     Idempotent, as `make up` runs it on every start."""
     postgres.create_database(ports.postgres)
     kafka = ports.kafka_bootstrap if with_kafka else None
-    prepare_release(ports.admin_database_url, kafka, logins())
+    replication = min(3, len(ports.brokers))
+    prepare_release(ports.admin_database_url, kafka, logins(), topic_replication_factor=replication)
 
 
 def executable_path(executable: str) -> Path:

@@ -11,13 +11,20 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from devstack import ingress, services
+from devstack import ingress, postgres, services
 from devstack.process import RunningServer, ServerCommand
-from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
+from devstack.servers import (
+    ServerPorts,
+    needs_clone,
+    prepare_standby,
+    server_command,
+    standby_streams,
+    wait_until_server_ready,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -48,12 +55,30 @@ class Servers:
     kafka_controller_port: int = field(default_factory=free_port)
     running: dict[str, RunningServer] = field(default_factory=dict)
     service_env: Mapping[str, str] = field(default_factory=dict)
+    # The cluster variant (`make_servers(cluster=True)`): a standby and two more brokers.
+    postgres_standby_port: int | None = None
+    kafka_more: tuple[tuple[int, int], ...] = ()
+    # The PostgreSQL node that takes writes now (a cluster's changes at a switchover).
+    primary: str = "postgres"
+    # Server name -> how to wrap its argv (the soak starts some inside a cgroup).
+    wrappers: dict[str, Callable[[list[str]], list[str]]] = field(default_factory=dict)
 
     @property
     def ports(self) -> ServerPorts:
         return ServerPorts(
-            self.postgres_port, self.redis_port, self.kafka_port, self.kafka_controller_port
+            self.postgres_port,
+            self.redis_port,
+            self.kafka_port,
+            self.kafka_controller_port,
+            self.postgres_standby_port,
+            self.kafka_more,
         )
+
+    @property
+    def standby(self) -> str:
+        """A cluster's PostgreSQL node that is not the primary."""
+        (other,) = (name for name in ("postgres-1", "postgres-2") if name != self.primary)
+        return other
 
     @property
     def logs(self) -> Path:
@@ -75,11 +100,35 @@ class Servers:
     def database_url(self, user: str) -> str:
         return self.ports.database_url(user)
 
-    def start(self, name: str) -> None:
-        """Start server `name` (its data kept from an earlier start) and wait until ready."""
+    def start(self, name: str, *, wait: bool = True) -> None:
+        """Start server `name` (its data kept from an earlier start; a standby cloned from
+        the primary the first time) and, by default, wait until ready."""
+        if needs_clone(name, self.root):
+            prepare_standby(name, self.primary, self.ports, self.root)
         command = server_command(name, self.ports, self.root)
+        if name in self.wrappers:
+            command = replace(command, argv=self.wrappers[name](command.argv))
         self.running[name] = RunningServer(command, self.logs / f"{name}.log")
-        wait_until_server_ready(name, self.ports)
+        if wait:
+            wait_until_server_ready(name, self.ports)
+
+    def promote_standby(self) -> str:
+        """Promote the cluster's standby (the primary gone or going): it takes writes from
+        now on, without a standby of its own. Returns the new primary's name."""
+        postgres.promote(self.ports.port_of(self.standby))
+        self.primary = self.standby
+        return self.primary
+
+    def rebuild_standby(self) -> None:
+        """The node that is not the primary (stopped) cloned afresh from the primary,
+        started, and required again for every commit once it streams: as an operator
+        rebuilds a failed primary as the new standby."""
+        name = self.standby
+        if name in self.running:
+            self.kill(name)
+        prepare_standby(name, self.primary, self.ports, self.root)
+        self.start(name)
+        standby_streams(self.primary, self.ports)
 
     def stop(self, name: str) -> None:
         self.running.pop(name).stop()
@@ -90,25 +139,45 @@ class Servers:
 
     def prepare_release(self) -> None:
         """What `make up` prepares before the services start; topics only when Kafka runs."""
-        services.prepare_servers(self.ports, with_kafka="kafka" in self.running)
+        services.prepare_servers(
+            self.ports, with_kafka=any(name.startswith("kafka") for name in self.running)
+        )
 
     def start_all(self) -> None:
-        for name in SERVER_NAMES:
-            self.start(name)
+        names = self.ports.server_names
+        for name in names:
+            # A broker of a cluster is ready only once a quorum of them runs.
+            self.start(name, wait=not (self.ports.is_cluster and name.startswith("kafka")))
+        for name in names:
+            if self.ports.is_cluster and name.startswith("kafka"):
+                wait_until_server_ready(name, self.ports)
+        if self.ports.is_cluster:
+            standby_streams(self.primary, self.ports)
         self.prepare_release()
 
     def stop_all(self) -> None:
         """Stop every server and delete its data; the logs stay in LOGS."""
+        # Every broker told at once: a cluster's last brokers would otherwise wait for a
+        # quorum that has already gone.
+        for server in self.running.values():
+            if server.process.poll() is None:
+                server.process.send_signal(server.command.stop_signal)
         for name in list(self.running):
             self.stop(name)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def make_servers(service_env: Mapping[str, str] | None = None) -> Servers:
-    """Servers with their data in a new temporary folder; none started yet."""
+def make_servers(service_env: Mapping[str, str] | None = None, *, cluster: bool = False) -> Servers:
+    """Servers with their data in a new temporary folder; none started yet. A `cluster`
+    has three Kafka brokers and a PostgreSQL primary (`postgres-1`) with a standby."""
     root = Path(tempfile.mkdtemp(prefix="order-service-test-"))
     root.chmod(0o755)  # the postgres user must reach its data folder when we are root
-    return Servers(root, service_env=dict(service_env or {}))
+    servers = Servers(root, service_env=dict(service_env or {}))
+    if cluster:
+        servers.postgres_standby_port = free_port()
+        servers.kafka_more = ((free_port(), free_port()), (free_port(), free_port()))
+        servers.primary = "postgres-1"
+    return servers
 
 
 def start_storage(servers: Servers) -> None:
@@ -122,11 +191,19 @@ def start_storage(servers: Servers) -> None:
 class ServiceProcess(RunningServer):
     """One of our services running as a real process on `port`, logging to LOGS."""
 
-    def __init__(self, executable: str, name: str, port: int, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        executable: str,
+        name: str,
+        port: int,
+        env: Mapping[str, str],
+        wrap: Callable[[list[str]], list[str]] | None = None,
+    ) -> None:
         self.port = port
+        argv = [str(services.executable_path(executable))]
         command = ServerCommand(
             name,
-            [str(services.executable_path(executable))],
+            wrap(argv) if wrap else argv,
             env={"PORT": str(port), "PYTHONUNBUFFERED": "1", **env},
         )
         super().__init__(command, LOGS / f"{name}.log")
@@ -160,13 +237,15 @@ def start_service(
     *,
     urls: Mapping[str, str] | None = None,
     wait: bool = True,
+    wrap: Callable[[list[str]], list[str]] | None = None,
     **extra: str,
 ) -> ServiceProcess:
     """A replica of service `kind` (a key of SERVICES) named `name` on a free port, with
-    `extra` added to its environment; by default once it is ready."""
+    `extra` added to its environment and its argv passed through `wrap`; by default once
+    it is ready."""
     service = services.SERVICES[kind]
     env = {**service_env(servers, service.database_user), **services.links(kind, urls), **extra}
-    process = ServiceProcess(service.executable, name, free_port(), env)
+    process = ServiceProcess(service.executable, name, free_port(), env, wrap)
     if wait:
         process.wait_ready()
     return process

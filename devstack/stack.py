@@ -14,7 +14,14 @@ from pathlib import Path
 from devstack import ingress, jaeger, services
 from devstack.process import ServerCommand
 from devstack.readiness import wait_until
-from devstack.servers import SERVER_NAMES, ServerPorts, server_command, wait_until_server_ready
+from devstack.servers import (
+    ServerPorts,
+    needs_clone,
+    prepare_standby,
+    server_command,
+    standby_streams,
+    wait_until_server_ready,
+)
 from devstack.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,17 +172,31 @@ def up(ports: ServerPorts) -> None:
     STATE.mkdir(exist_ok=True)
     STATE.chmod(0o755)  # the postgres user must reach its data folder
     print("preparing servers (first run: downloads the Kafka broker jars)...", flush=True)
+    # The cluster's data apart from the single node's: either can be started again later.
+    root = STATE / "cluster" if ports.is_cluster else STATE
+    # A standby not cloned yet starts once its primary runs and it is cloned from it.
+    later = [name for name in ports.server_names if needs_clone(name, root)]
+    commands = [server_command(name, ports, root) for name in ports.server_names]
     servers = [
-        *(server_command(name, ports, STATE) for name in SERVER_NAMES),
+        *(command for command in commands if command.name not in later),
         jaeger.prepare_server(JAEGER_PORTS, build_if_missing=True),
         ingress_command(),  # answers 502 until the services behind it are up
     ]
-    config = write_supervisor_config(servers, replica_commands(ports, dev_api_token()))
+    on_demand = [
+        *(command for command in commands if command.name in later),
+        *replica_commands(ports, dev_api_token()),
+    ]
+    config = write_supervisor_config(servers, on_demand)
     subprocess.run(
         [str(Path(sys.executable).with_name("supervisord")), "-c", str(config)], check=True
     )
-    for name in SERVER_NAMES:
+    for name in ports.server_names:
+        if name in later:
+            prepare_standby(name, "postgres-1", ports, root)
+            supervisorctl("start", name)
         wait_until_server_ready(name, ports)
+    if ports.is_cluster:
+        standby_streams("postgres-1", ports)
     if jaeger.is_installed():
         jaeger.wait_until_ready(JAEGER_PORTS)
     services.prepare_servers(ports)

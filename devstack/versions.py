@@ -108,7 +108,12 @@ def _helm_version() -> str | None:
 def found_versions() -> Iterator[Found]:
     """Every pinned tool and what is installed of it, in `versions.env`'s order."""
     yield Found("uv (.state/tools/bin/uv)", pin("UV_VERSION"), _uv_version())
-    groups = ("DEBIAN_PACKAGES", "DEBIAN_BROWSER_PACKAGES", "DEBIAN_BENCH_PACKAGES")
+    groups = (
+        "DEBIAN_PACKAGES",
+        "DEBIAN_BROWSER_PACKAGES",
+        "DEBIAN_BENCH_PACKAGES",
+        "DEBIAN_SOAK_PACKAGES",
+    )
     for group in (*groups, "DEBIAN_IMAGE_PACKAGES"):
         for package, version in debian_pins(group).items():
             yield Found(f"Debian {package}", version, _debian_version(package))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian packages at the exact versions versions.env pins, skipping those already
 # installed at their pin (a package at another version is changed to the pin, up or down).
-# Arguments name groups of versions.env: base (DEBIAN_PACKAGES), browser, bench, images.
+# Arguments name groups of versions.env: base (DEBIAN_PACKAGES), browser, bench, images, soak.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,8 @@ for group in "$@"; do
         browser) specs=$DEBIAN_BROWSER_PACKAGES ;;
         bench) specs=$DEBIAN_BENCH_PACKAGES ;;
         images) specs=$DEBIAN_IMAGE_PACKAGES ;;
-        *) echo "install-debian-packages: no group '$group' (base, browser, bench, images)" >&2; exit 2 ;;
+        soak) specs=$DEBIAN_SOAK_PACKAGES ;;
+        *) echo "install-debian-packages: no group '$group' (base, browser, bench, images, soak)" >&2; exit 2 ;;
     esac
     for spec in $specs; do
         name=${spec%%=*}

@@ -3,7 +3,7 @@
 # versions.env and skipping what is already there at that version: PostgreSQL, Redis,
 # nginx (the local ingress), Java and Maven (for the Kafka broker's jars) from Debian; uv
 # in .state/tools/bin (whatever uv the machine may have elsewhere); the Python workspace
-# from uv.lock; the Kafka broker's jars. Extra groups of versions.env's Debian packages may be passed (browser, bench).
+# from uv.lock; the Kafka broker's jars. Extra groups of versions.env's Debian packages may be passed (browser, bench, soak).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

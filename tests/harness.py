@@ -56,9 +56,10 @@ T = TypeVar("T")
 FAILPOINTS: Path = REPO / "tests" / "failpoints"
 
 
-def make_servers() -> Servers:
-    """Servers whose services load the fault-injection hooks; none started yet."""
-    return session.make_servers(service_env={"PYTHONPATH": str(FAILPOINTS)})
+def make_servers(*, cluster: bool = False) -> Servers:
+    """Servers whose services load the fault-injection hooks; none started yet. A
+    `cluster`: three Kafka brokers, a PostgreSQL primary and its synchronous standby."""
+    return session.make_servers(service_env={"PYTHONPATH": str(FAILPOINTS)}, cluster=cluster)
 
 
 def eventually(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.2) -> T:

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("DEPLOY_TOOLS_DIR", REPO / ".state" / "tools"))
 CHART = REPO / "deploy" / "helm"
 KIND_VALUES = CHART / "values-kind.yaml"
+EXTERNAL_CLUSTER_VALUES = CHART / "values-external-cluster.yaml"
 COMPOSE_FILE = REPO / "deploy" / "compose" / "compose.yaml"
 TILTFILE = REPO / "Tiltfile"
 INSTALL_HINT = "run `bash scripts/install-deploy-tools.sh` (Docker's: install-image-tools.sh)"

@@ -14,6 +14,7 @@ from devstack import ingress
 from devstack.services import INGRESS_DEFAULT, STREAMS_PATH
 from tests.deploy.conftest import (
     CHART,
+    EXTERNAL_CLUSTER_VALUES,
     KIND_VALUES,
     KUBE_VERSIONS,
     RELEASE,
@@ -23,7 +24,11 @@ from tests.deploy.conftest import (
     tool,
 )
 
-VALUE_SETS = {"default": (), "kind": ("-f", str(KIND_VALUES))}
+VALUE_SETS = {
+    "default": (),
+    "kind": ("-f", str(KIND_VALUES)),
+    "external-cluster": ("-f", str(EXTERNAL_CLUSTER_VALUES)),
+}
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
@@ -280,9 +285,10 @@ def test_config_changes_roll_the_pods(default_rendering: Rendering) -> None:
         assert {"checksum/config", "checksum/secret"} <= annotations.keys()
 
 
-def test_kind_values_file_is_plain_yaml_overriding_known_keys() -> None:
+@pytest.mark.parametrize("values_file", [KIND_VALUES, EXTERNAL_CLUSTER_VALUES], ids=str)
+def test_values_files_are_plain_yaml_overriding_known_keys(values_file: Path) -> None:
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
-    kind = yaml.safe_load(KIND_VALUES.read_text())
+    kind = yaml.safe_load(values_file.read_text())
 
     def unknown(override: dict, base: dict, path: str = "") -> list[str]:
         found = []
@@ -374,3 +380,34 @@ def test_an_ingress_path_claimed_twice_is_refused_with_the_reason(
     )
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_the_external_cluster_values_reach_every_broker_and_replicate_the_topics() -> None:
+    """The example for a production Kafka and PostgreSQL: no servers of its own, the
+    platform's Secret, a bootstrap list of several brokers, and topics made with
+    replication factor 3 (each with min.insync.replicas 2, order_shared.topics)."""
+    rendering = Rendering("external-cluster", helm_template("-f", EXTERNAL_CLUSTER_VALUES))
+    components = {
+        doc["metadata"]["labels"]["app.kubernetes.io/component"]
+        for doc in rendering.of_kind("Deployment")
+    }
+    assert components == {"ingestor", "query", "courier"}
+    assert rendering.of_kind("Secret") == []
+    bootstraps = {
+        value
+        for config in rendering.of_kind("ConfigMap")
+        for key, value in config.get("data", {}).items()
+        if key == "KAFKA_BOOTSTRAP_SERVERS"
+    }
+    assert bootstraps and all(len(value.split(",")) == 3 for value in bootstraps)
+    (job,) = rendering.of_kind("Job")
+    env = {
+        item["name"]: item.get("value")
+        for item in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["KAFKA_TOPIC_REPLICATION_FACTOR"] == "3"
+    for _, pod in rendering.pod_specs():
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] == "order-service-connections"

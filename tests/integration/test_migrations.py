@@ -11,7 +11,7 @@ import pytest
 
 from devstack import postgres
 from order_migrations.schema import apply_migrations, roll_back_migration
-from tests.harness import Servers
+from tests.harness import Servers, free_port
 
 
 @pytest.fixture
@@ -101,3 +101,18 @@ def test_the_erasure_migration_rolls_back_and_applies_again(scratch_database: st
     apply_migrations(scratch_database)
     with psycopg.connect(scratch_database) as connection:
         assert connection.execute("SELECT count(*) FROM erased_orders").fetchone() == (0,)
+
+
+def test_migrations_run_through_a_connection_string_of_several_hosts(
+    scratch_database: str,
+) -> None:
+    """A production cluster's URL names every PostgreSQL host and lets libpq find the
+    writable one; the first host here refuses connections, as a failed primary does."""
+    down = free_port()
+    several = scratch_database.replace("@127.0.0.1:", f"@127.0.0.1:{down},127.0.0.1:", 1)
+    apply_migrations(f"{several}?target_session_attrs=read-write")
+    with psycopg.connect(scratch_database) as connection:
+        (tables,) = connection.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'change_counter'"
+        ).fetchone()
+    assert tables == 1

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import descendants
 
@@ -21,11 +24,29 @@ def migrations_folder() -> Path:
 
 
 def yoyo_url(database_url: str) -> str:
-    """yoyo names its psycopg 3 backend `postgresql+psycopg`."""
-    scheme, rest = database_url.split("://", 1)
+    """yoyo names its psycopg 3 backend `postgresql+psycopg`; it parses one host only, so
+    a URL of several hosts (a primary and its standbys) becomes the host that psycopg
+    reaches through it, the writable one under `target_session_attrs=read-write`."""
+    scheme = database_url.split("://", 1)[0]
     if scheme not in ("postgres", "postgresql"):
         raise ValueError(f"not a PostgreSQL URL: {scheme}://...")
-    return f"postgresql+psycopg://{rest}"
+    return f"postgresql+psycopg://{_one_host(database_url).split('://', 1)[1]}"
+
+
+def _one_host(database_url: str) -> str:
+    params = conninfo_to_dict(database_url)
+    if "," not in str(params.get("host", "")):
+        return database_url
+    with psycopg.connect(database_url, connect_timeout=10) as connection:
+        host, port = connection.info.host, connection.info.port
+    user = quote(str(params.pop("user", "")), safe="")
+    password = params.pop("password", None)
+    login = f"{user}:{quote(str(password), safe='')}" if password is not None else user
+    dbname = quote(str(params.pop("dbname", "")), safe="")
+    for used in ("host", "hostaddr", "port", "target_session_attrs"):
+        params.pop(used, None)
+    query = f"?{urlencode(params)}" if params else ""
+    return f"postgresql://{login}@{host}:{port}/{dbname}{query}"
 
 
 def apply_migrations(database_url: str) -> None:

@@ -20,6 +20,8 @@ class ConsumerReadiness:
     undecodable: UndecodableBatches | None = None
     consumer_started: bool = False
     database_reachable: bool = False
+    # Why PostgreSQL does not answer (every host libpq tried and its refusal), else None.
+    database_problem: str | None = None
 
     def report(self) -> dict[str, object]:
         stalled = self.progress.stalled()
@@ -33,6 +35,7 @@ class ConsumerReadiness:
             ),
             "consumer_started": self.consumer_started,
             "database_reachable": self.database_reachable,
+            "database_problem": self.database_problem,
             "stalled_partitions": stalled,
             "oldest_unsettled_batch_seconds": round(self.progress.oldest_age(), 3),
             "waiting_on": self.progress.waiting_on,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 ConnectionSetup = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -67,9 +67,28 @@ def create_pool(
 
 
 class ReportsDatabase(Protocol):
-    """A readiness report that says whether PostgreSQL answers."""
+    """A readiness report that says whether PostgreSQL answers, and if not, why."""
 
     database_reachable: bool
+    database_problem: str | None
+
+
+# How much of a connection failure readiness repeats: libpq lists every host it tried.
+_PROBLEM_CHARS = 600
+
+
+async def connection_problem(pool: AsyncConnectionPool) -> str:
+    """Why the pool gets no connection, in libpq's words: a new connection tried as the
+    pool would (its connection string and settings), which names each host tried and why
+    it was refused (down, or read-only while a standby is being promoted)."""
+    try:
+        connection = await AsyncConnection.connect(
+            pool.conninfo, **{**pool.kwargs, "connect_timeout": 5}
+        )
+    except Exception as error:
+        return " ".join(str(error).split())[:_PROBLEM_CHARS]
+    await connection.close()
+    return "the pool had no free connection within 5 s, though a new one connects"
 
 
 async def watch_database(
@@ -80,13 +99,19 @@ async def watch_database(
     every_seconds: float,
 ) -> None:
     """Until `stop` is set, ask PostgreSQL `SELECT 1` every `every_seconds` and keep
-    `readiness.database_reachable` to whether it answered within 5 s."""
+    `readiness.database_reachable` to whether it answered within 5 s, and
+    `readiness.database_problem` to why it did not."""
     while not stop.is_set():
         try:
             async with pool.connection(timeout=5) as connection:
                 await connection.execute("SELECT 1")
             readiness.database_reachable = True
-        except Exception:
+            readiness.database_problem = None
+        except PoolTimeout:
             readiness.database_reachable = False
+            readiness.database_problem = await connection_problem(pool)
+        except Exception as error:
+            readiness.database_reachable = False
+            readiness.database_problem = " ".join(str(error).split())[:_PROBLEM_CHARS]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)

@@ -19,10 +19,19 @@ MAX_MESSAGE_BYTES = 16 * 1_048_576
 _TOPIC_CONFIGS = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
 
 
+def min_insync_replicas(replication_factor: int) -> int:
+    """Replicas that must have a record before an `acks=all` producer is told it is
+    written: all but one, so that one broker may fail or lag without stopping producers,
+    and an acknowledged record survives the loss of any one broker."""
+    return max(1, replication_factor - 1)
+
+
 async def ensure_topics(
     bootstrap_servers: str, partitions: int = 3, replication_factor: int = 1
 ) -> None:
-    """Create every topic of the contract that does not exist yet; existing ones are kept."""
+    """Create every topic of the contract that does not exist yet; existing ones are kept.
+    Each new topic sets its own `min.insync.replicas` (`min_insync_replicas`), whatever the
+    brokers' default."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -32,7 +41,10 @@ async def ensure_topics(
                 name=name,
                 num_partitions=partitions,
                 replication_factor=replication_factor,
-                topic_configs=_TOPIC_CONFIGS,
+                topic_configs={
+                    **_TOPIC_CONFIGS,
+                    "min.insync.replicas": str(min_insync_replicas(replication_factor)),
+                },
             )
             for name in ALL_TOPICS
             if name not in existing
