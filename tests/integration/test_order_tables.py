@@ -11,6 +11,7 @@ from order_shared.model import Delivery, Item, Order, Payment
 from order_shared.order_tables import (
     BOOKKEEPING_COLUMNS,
     DELIVERY_FIELDS,
+    ERASURE_BOUNDARY_COLUMNS,
     HEAD_FIELDS,
     ITEM_FIELDS,
     ORDER_STATE_COLUMNS,
@@ -43,7 +44,12 @@ def columns_of(servers: Servers, table: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("table", "struct", "fields", "others"),
     [
-        ("orders", Order, HEAD_FIELDS, {*ORDER_STATE_COLUMNS, *BOOKKEEPING_COLUMNS}),
+        (
+            "orders",
+            Order,
+            HEAD_FIELDS,
+            {*ORDER_STATE_COLUMNS, *BOOKKEEPING_COLUMNS, *ERASURE_BOUNDARY_COLUMNS},
+        ),
         ("deliveries", Delivery, DELIVERY_FIELDS, {"order_uid"}),
         ("payments", Payment, PAYMENT_FIELDS, {"order_uid"}),
         ("items", Item, ITEM_FIELDS, {"order_uid", "position"}),

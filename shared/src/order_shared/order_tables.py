@@ -43,6 +43,9 @@ ORDER_STATE_COLUMNS = (
 )
 # Kept by PostgreSQL itself (defaults), read by nobody who rebuilds the document.
 BOOKKEEPING_COLUMNS = ("ingested_at", "updated_at")
+# Set by the writer apart from the COPY of a change: when the id was sent again after an
+# erasure, that erasure's time, the boundary its late status changes are measured against.
+ERASURE_BOUNDARY_COLUMNS = ("last_erased_at",)
 
 _SQL_TYPES = {str: "text", int: "bigint", datetime: "timestamptz"}
 
