@@ -17,8 +17,9 @@ down: ## stop everything `make up` started
 status: ## what `make up` is running
 	$(UV) run --frozen python -m devstack status
 
-demo: ## publish N generated orders (default 50) at RATE per second (default: as fast as possible)
-	$(UV) run --frozen order-producer --generate $${N:-50} $${RATE:+--rate $$RATE}
+demo: ## publish N generated orders (default 50) at RATE per second (default: as fast as possible); CLUSTER=1: to the cluster's three brokers
+	$(UV) run --frozen order-producer --generate $${N:-50} $${RATE:+--rate $$RATE} \
+		$(if $(CLUSTER),--bootstrap-servers $$($(UV) run --frozen python -c 'from devstack.servers import ServerPorts; print(ServerPorts.cluster().kafka_bootstrap)'))
 
 test: prerequisites ## the whole suite; starts its own servers on free ports
 	$(UV) run --frozen pytest

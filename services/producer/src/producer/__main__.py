@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
+from aiokafka.errors import KafkaError
 
 from order_shared.model import encode_order
 from order_shared.settings import ServiceSettings, load_settings
@@ -108,7 +109,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"order-producer: no such file: {path}")
         documents = documents_from_text(path.read_bytes())
     bootstrap = args.bootstrap_servers or settings.kafka_bootstrap_servers
-    sent = asyncio.run(publish(bootstrap, args.topic, documents, args.rate))
+    try:
+        sent = asyncio.run(publish(bootstrap, args.topic, documents, args.rate))
+    except KafkaError as error:
+        sys.exit(f"order-producer: Kafka at {bootstrap}: {error}")
     print(f"published {sent} messages to {args.topic} on {bootstrap}", file=sys.stderr)
 
 

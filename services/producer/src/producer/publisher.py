@@ -45,7 +45,11 @@ async def publish(
         # for the ingestor to dead-letter.
         max_request_size=MAX_MESSAGE_BYTES,
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()  # what start() opened before it failed
+        raise
     sent = 0
     started = time.monotonic()
     pending: list[asyncio.Future] = []
