@@ -103,6 +103,10 @@ def _program_section(command: ServerCommand, autostart: bool) -> dict[str, str]:
         "directory": str(REPO),
         "autostart": str(autostart).lower(),
         "autorestart": "unexpected" if autostart else "true",
+        # Supervisord starts lower priorities first and stops them last: the servers (the
+        # ones started at once) outlive the services, which stop while Kafka and
+        # PostgreSQL still answer (else a service's shutdown waits on them until killed).
+        "priority": "100" if autostart else "900",
         "startsecs": "2",
         "stopsignal": command.stop_signal.name.removeprefix("SIG"),
         "stopwaitsecs": "30",
