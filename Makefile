@@ -24,9 +24,9 @@ demo: ## publish N generated orders (default 50) at RATE per second (default: as
 test: prerequisites ## the whole suite; starts its own servers on free ports
 	$(UV) run --frozen pytest
 
-soak: ## the cluster bounce test: 1,000 orders/s for 5 minutes through 22 faults (brokers killed and cut off, a PostgreSQL switchover...), Jepsen-style checks; about 6 minutes; as root (partitions need iptables)
+soak: ## the long fault tests: the single-node and courier bounce tests, the cluster's switchover and partition tests, and the cluster bounce test: 1,000 orders/s for 5 minutes through 22 faults (brokers killed and cut off, a PostgreSQL switchover...), Jepsen-style checks; about 6 minutes; as root (partitions need iptables)
 	@bash scripts/install-prerequisites.sh soak
-	ORDER_SOAK=1 $(UV) run --frozen pytest tests/soak -s -q -p no:cacheprovider
+	ORDER_SOAK=1 $(UV) run --frozen pytest tests/soak tests/cluster -s -q -p no:cacheprovider
 
 lint: ## ruff over everything
 	$(UV) run --frozen ruff check .

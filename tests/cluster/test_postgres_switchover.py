@@ -14,8 +14,8 @@ import httpx
 
 from order_shared.topics import ORDERS_DLQ
 from tests.harness import Servers, ServiceProcess, eventually
-from tests.integration.test_bounce import SteadyPublisher, not_served_yet
 from tests.kafka_io import end_offsets, read_from
+from tests.soak.test_bounce import SteadyPublisher, not_served_yet
 from tests.store_io import query
 
 # How long no PostgreSQL host takes writes: from the primary's crash to the promotion.
